@@ -1,0 +1,125 @@
+package cache
+
+import (
+	"context"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/internal/redistest"
+)
+
+// testClock is a settable clock shared by a store and, for miniredis, the server's TTLs.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+	mr *miniredis.Miniredis
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock and, on miniredis, counts TTLs down by the same amount.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	if c.mr != nil {
+		c.mr.FastForward(d)
+	}
+}
+
+// backend is one Redis the suite runs against.
+type backend struct {
+	name  string
+	store *Store
+	rdb   redis.UniversalClient
+	clock *testClock
+	// real is true for a real Redis server, where TTLs run on the wall clock.
+	real bool
+}
+
+// backends returns the suite's stores: always one on miniredis, and one on the real
+// Redis at REDIS_URL (or the cluster at REDIS_CLUSTER_ADDRS) when set. Each uses its own
+// key prefix, and its keys are removed when the test ends.
+func backends(t testing.TB) []*backend {
+	t.Helper()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	mr := miniredis.RunT(t)
+	mrClient := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = mrClient.Close() })
+	mc := &testClock{t: start, mr: mr}
+	out := []*backend{{name: "miniredis", rdb: mrClient, clock: mc,
+		store: New(mrClient, Options{Prefix: "t", Now: mc.Now})}}
+	if rdb := redistest.FromEnv(t); rdb != nil {
+		prefix := redistest.Prefix(t, rdb)
+		rc := &testClock{t: start}
+		out = append(out, &backend{name: "redis", rdb: rdb, clock: rc, real: true,
+			store: New(rdb, Options{Prefix: prefix, Now: rc.Now})})
+	}
+	return out
+}
+
+// dumpKeys returns every key under the backend's prefix with a description of its value,
+// for asserting that a refused operation wrote nothing.
+func dumpKeys(t testing.TB, b *backend) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	var keys []string
+	iter := b.rdb.Scan(ctx, 0, b.store.k.prefix+":*", 500).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	for _, k := range keys {
+		typ := b.rdb.Type(ctx, k).Val()
+		var v string
+		switch typ {
+		case "string":
+			v = b.rdb.Get(ctx, k).Val()
+		case "hash":
+			m := b.rdb.HGetAll(ctx, k).Val()
+			v = sortedPairs(m)
+		case "zset":
+			zs := b.rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+			var parts []string
+			for _, z := range zs {
+				parts = append(parts, hex.EncodeToString([]byte(z.Member.(string)))+"="+formatScore(z.Score))
+			}
+			v = strings.Join(parts, ",")
+		case "set":
+			m := b.rdb.SMembers(ctx, k).Val()
+			sort.Strings(m)
+			v = strings.Join(m, ",")
+		}
+		out[k] = typ + ":" + v
+	}
+	return out
+}
+
+func sortedPairs(m map[string]string) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	var b strings.Builder
+	for _, k := range ks {
+		b.WriteString(k + "=" + m[k] + ";")
+	}
+	return b.String()
+}
+
+func formatScore(f float64) string { return time.UnixMilli(int64(f)).UTC().Format(time.RFC3339Nano) }

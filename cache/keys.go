@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+
+	"connectsession/graph/model"
+)
+
+// keys builds every key name under one prefix.
+//
+//	<p>:seq                        global id sequence (INCR)
+//	<p>:ids:<id/128>               hash id → tenant, bucketed to stay compact
+//	<p>:tok:<sha256(token)>        token pointer "<tenant>:<id>", expiring with the session
+//	<p>:tenants                    set of tenants holding sessions (for retention sweeps)
+//	<p>:{<tenant>}:s:<id>          the session record
+//	<p>:{<tenant>}:ix:all          creation index: score createdAt (ms), member id (4 bytes BE)
+//	<p>:{<tenant>}:ix:<f>:<value>  one creation-ordered index per equality filter value
+//	<p>:{<tenant>}:exp             expiry index: score expiresAt (ms), for retention
+//	<p>:{<tenant>}:ev              the tenant's event channel
+//
+// Members are 4-byte big-endian ids, so that ties on the score sort by id and cost
+// little memory.
+type keys struct{ prefix string }
+
+const idBucketSize = 128
+
+// tenantTag returns "<org>:<escaped project>": the project is escaped so that braces,
+// colons and percent signs in it cannot end the hash tag or make two tenants collide.
+func tenantTag(t model.Tenant) string {
+	return strconv.Itoa(t.OrganizationID) + ":" + escapeProject(t.ProjectID)
+}
+
+func escapeProject(p string) string {
+	if !strings.ContainsAny(p, "{}:%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '{', '}', ':', '%':
+			b.WriteByte('%')
+			b.WriteString(strings.ToUpper(strconv.FormatInt(int64(c), 16)))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func unescapeProject(s string) (string, bool) {
+	if !strings.Contains(s, "%") {
+		return s, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", false
+		}
+		v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", false
+		}
+		b.WriteByte(byte(v))
+		i += 2
+	}
+	return b.String(), true
+}
+
+// parseTenantTag reverses tenantTag.
+func parseTenantTag(s string) (model.Tenant, bool) {
+	org, project, ok := strings.Cut(s, ":")
+	if !ok {
+		return model.Tenant{}, false
+	}
+	o, err := strconv.Atoi(org)
+	if err != nil || o <= 0 {
+		return model.Tenant{}, false
+	}
+	p, ok := unescapeProject(project)
+	if !ok {
+		return model.Tenant{}, false
+	}
+	return model.Tenant{OrganizationID: o, ProjectID: p}, true
+}
+
+func (k keys) seq() string     { return k.prefix + ":seq" }
+func (k keys) tenants() string { return k.prefix + ":tenants" }
+
+func (k keys) idBucket(id int) string {
+	return k.prefix + ":ids:" + strconv.Itoa(id/idBucketSize)
+}
+
+func (k keys) token(hash string) string { return k.prefix + ":tok:" + hash }
+
+// tenantBase is "<p>:{<tag>}:", the start of every key of the tenant.
+func (k keys) tenantBase(t model.Tenant) string {
+	return k.prefix + ":{" + tenantTag(t) + "}:"
+}
+
+func (k keys) record(t model.Tenant, id int) string {
+	return k.tenantBase(t) + "s:" + strconv.Itoa(id)
+}
+
+func (k keys) recordPrefix(t model.Tenant) string { return k.tenantBase(t) + "s:" }
+func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix:all" }
+func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
+func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
+
+// The equality-filter index kinds.
+const (
+	ixProvider = "p"
+	ixOwner    = "o"
+	ixAccount  = "a"
+	ixCategory = "c"
+	ixType     = "t"
+)
+
+func (k keys) index(t model.Tenant, kind, value string) string {
+	return k.tenantBase(t) + "ix:" + kind + ":" + value
+}
+
+// member encodes an id as an index member.
+func member(id int) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(id))
+	return string(b[:])
+}
+
+// indexKeys lists every creation-ordered index the record belongs to.
+func (k keys) indexKeys(t model.Tenant, r *record) []string {
+	cats := r.categories()
+	out := make([]string, 0, 5+len(cats))
+	out = append(out, k.all(t), k.index(t, ixType, string(r.sessionType())))
+	out = append(out, k.index(t, ixOwner, r.Owner))
+	if r.Provider != nil {
+		out = append(out, k.index(t, ixProvider, *r.Provider))
+	}
+	if r.Account != nil {
+		out = append(out, k.index(t, ixAccount, *r.Account))
+	}
+	for _, c := range cats {
+		out = append(out, k.index(t, ixCategory, string(c)))
+	}
+	return out
+}

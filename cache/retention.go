@@ -1,0 +1,106 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+// errRetained vetoes the removal of a session that is still inside its retention period
+// (its expiry moved since the sweep listed it).
+var errRetained = errors.New("cache: session still retained")
+
+// Sweep removes, across all tenants, sessions whose expiry lies more than the retention
+// period in the past, with their index entries and pointers. It removes at most batch
+// sessions per tenant per call and returns how many it removed. Removal publishes no
+// event: it is housekeeping, not a client's write.
+func (s *Store) Sweep(ctx context.Context, batch int) (int, error) {
+	cutoff := millis(s.now().Add(-s.retention))
+	removed := 0
+	var cursor uint64
+	for {
+		tags, next, err := s.rdb.SScan(ctx, s.k.tenants(), cursor, "", 100).Result()
+		if err != nil {
+			return removed, storeErr("sweep tenants", err)
+		}
+		for _, tag := range tags {
+			t, ok := parseTenantTag(tag)
+			if !ok {
+				continue
+			}
+			n, err := s.sweepTenant(ctx, t, cutoff, batch)
+			removed += n
+			if err != nil {
+				return removed, err
+			}
+		}
+		cursor = next
+		if cursor == 0 {
+			return removed, nil
+		}
+	}
+}
+
+func (s *Store) sweepTenant(ctx context.Context, t model.Tenant, cutoff int64, batch int) (int, error) {
+	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.k.expiry(t), Start: "-inf", Stop: "(" + strconv.FormatInt(cutoff, 10),
+		ByScore: true, Count: int64(batch),
+	}).Result()
+	if err != nil {
+		return 0, storeErr("sweep list", err)
+	}
+	removed := 0
+	for _, m := range members {
+		if len(m) != 4 {
+			continue
+		}
+		id := int(uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3]))
+		_, err := s.remove(ctx, t, id, "", func(r *record, now time.Time) error {
+			if r.Expires >= millis(now.Add(-s.retention)) {
+				return errRetained
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			removed++
+		case errors.Is(err, model.ErrNotFound):
+			// An expiry entry without its record cannot be written; drop it if seen.
+			_ = s.rdb.ZRem(ctx, s.k.expiry(t), m).Err()
+		case errors.Is(err, errRetained):
+		default:
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// RunRetention sweeps every interval until ctx ends. When several instances share the
+// Redis, a lock key lets one of them sweep per interval.
+func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := s.rdb.SetNX(ctx, s.k.prefix+":retention-lock", "1", every/2).Result()
+		if err != nil || !ok {
+			continue
+		}
+		n, err := s.Sweep(ctx, 500)
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "retention sweep failed", "err", err)
+		}
+		if n > 0 {
+			s.log.InfoContext(ctx, "retention sweep removed expired sessions", "removed", n)
+		}
+	}
+}

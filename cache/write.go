@@ -1,0 +1,354 @@
+package cache
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+// maxWriteAttempts bounds compare-and-set retries when concurrent writes keep changing
+// the same record.
+const maxWriteAttempts = 8
+
+// Get returns one session; model.ErrNotFound when the tenant has no such session.
+func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error) {
+	v, err := s.rdb.Get(ctx, s.k.record(t, id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, model.ErrNotFound
+	}
+	if err != nil {
+		return nil, storeErr("get", err)
+	}
+	r, err := decodeRecord(v)
+	if err != nil {
+		return nil, err
+	}
+	return r.session(t, s.now()), nil
+}
+
+// Create stores a new session from a validated input and returns it with its token,
+// which is not kept anywhere in clear. Errors wrap model.ErrUnavailable when Redis cannot
+// be reached.
+func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
+	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
+	id64, err := s.rdb.Incr(ctx, s.k.seq()).Result()
+	if err != nil {
+		return nil, "", storeErr("next id", err)
+	}
+	if id64 > math.MaxInt32 {
+		return nil, "", fmt.Errorf("cache: id sequence exhausted at %d", id64)
+	}
+	id := int(id64)
+	now := s.now()
+	expiresIn := model.DefaultExpiresIn
+	if in.ExpiresIn != nil {
+		expiresIn = *in.ExpiresIn
+	}
+	token, hash := newToken()
+	r := &record{
+		ID:        id,
+		Created:   millis(now),
+		Updated:   millis(now),
+		Expires:   millis(now.Add(time.Duration(expiresIn) * time.Second)),
+		Owner:     in.OriginOwnerID,
+		OwnerName: in.OriginOwnerName,
+		Username:  in.OriginUsername,
+		Provider:  in.Provider,
+		Account:   in.AccountID,
+		Label:     in.Label,
+		Test:      in.Type != nil && *in.Type == model.TypeTest,
+		Multiple:  in.Multiple != nil && *in.Multiple,
+		TokenHash: hash,
+	}
+	r.setCategories(in.Categories)
+	if in.Metadata != nil {
+		r.Meta = []byte(in.Metadata)
+	}
+
+	// Global pointers first: if the tenant write below fails, they point at nothing and
+	// every reader treats them as unknown.
+	tag := tenantTag(t)
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.k.idBucket(id), strconv.Itoa(id), tag)
+		p.Set(ctx, s.k.token(hash), tokenPointer(t, id), time.Duration(expiresIn)*time.Second)
+		p.SAdd(ctx, s.k.tenants(), tag)
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr("create pointers", err)
+	}
+
+	join := s.k.indexKeys(t, r)
+	scores := make([]int64, len(join), len(join)+1)
+	for i := range scores {
+		scores[i] = r.Created
+	}
+	join = append(join, s.k.expiry(t))
+	scores = append(scores, r.Expires)
+	ok, err := s.apply(ctx, t, id, "", r.encode(), nil, join, scores, encodeEvent(eventCreated, id, now, r))
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "", fmt.Errorf("cache: create %d: record already exists", id)
+	}
+	return r.session(t, now), token, nil
+}
+
+// apply runs writeScript.
+func (s *Store) apply(ctx context.Context, t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) (bool, error) {
+	keys := make([]string, 0, 1+len(leave)+len(join))
+	keys = append(keys, s.k.record(t, id))
+	keys = append(keys, leave...)
+	keys = append(keys, join...)
+	args := make([]any, 0, 6+len(scores))
+	channel := ""
+	if event != "" {
+		channel = s.k.events(t)
+	}
+	args = append(args, expected, next, member(id), len(leave), channel, event)
+	for _, sc := range scores {
+		args = append(args, sc)
+	}
+	n, err := writeScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return false, storeErr("write", err)
+	}
+	return n == 1, nil
+}
+
+// mutation computes a record's next state from its current one at now; a nil result
+// deletes the record.
+type mutation func(cur *record, now time.Time) (*record, error)
+
+// modify reads a record, applies fn and writes the result with compare-and-set,
+// retrying when another write got there first. before, when set, runs after fn and
+// before the write (used to move global pointers ahead of the record). It returns
+// model.ErrNotFound when the record does not exist.
+func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string, fn mutation, before func(cur, next *record) error) (cur, next *record, err error) {
+	key := s.k.record(t, id)
+	for range maxWriteAttempts {
+		raw, err := s.rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil, model.ErrNotFound
+		}
+		if err != nil {
+			return nil, nil, storeErr("read for write", err)
+		}
+		cur, err := decodeRecord(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		now := s.now()
+		working := *cur
+		next, err := fn(&working, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if before != nil {
+			if err := before(cur, next); err != nil {
+				return nil, nil, err
+			}
+		}
+		leave, join, scores := s.indexDiff(t, cur, next)
+		encoded := ""
+		if next != nil {
+			encoded = next.encode()
+		}
+		msg := ""
+		if event != "" {
+			msg = encodeEvent(event, id, now, next)
+		}
+		ok, err := s.apply(ctx, t, id, raw, encoded, leave, join, scores, msg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			return cur, next, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("cache: write session %d: %w", id, model.ErrConflict)
+}
+
+// indexDiff lists the indexes a record leaves and joins between two states.
+func (s *Store) indexDiff(t model.Tenant, cur, next *record) (leave, join []string, scores []int64) {
+	old := s.k.indexKeys(t, cur)
+	var now []string
+	if next != nil {
+		now = s.k.indexKeys(t, next)
+	}
+	in := func(list []string, k string) bool {
+		for _, x := range list {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range old {
+		if !in(now, k) {
+			leave = append(leave, k)
+		}
+	}
+	for _, k := range now {
+		if !in(old, k) {
+			join = append(join, k)
+			scores = append(scores, next.Created)
+		}
+	}
+	switch {
+	case next == nil:
+		leave = append(leave, s.k.expiry(t))
+	case next.Expires != cur.Expires:
+		join = append(join, s.k.expiry(t))
+		scores = append(scores, next.Expires)
+	}
+	return leave, join, scores
+}
+
+// Authenticate exchanges a token for its session, setting AuthenticatedAt the first
+// time. An unknown, expired or revoked token returns model.ErrUnauthenticated.
+func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectSession, error) {
+	hash := hashToken(token)
+	ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, model.ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, storeErr("token lookup", err)
+	}
+	t, id, ok := parseTokenPointer(ptr)
+	if !ok {
+		return nil, model.ErrUnauthenticated
+	}
+	_, next, err := s.modify(ctx, t, id, eventAuthenticated, func(r *record, now time.Time) (*record, error) {
+		if subtle.ConstantTimeCompare([]byte(r.TokenHash), []byte(hash)) != 1 || !r.tokenUsable(now) {
+			return nil, model.ErrUnauthenticated
+		}
+		if r.AuthAt == 0 {
+			r.AuthAt = millis(now)
+			r.Updated = r.AuthAt
+		}
+		return r, nil
+	}, nil)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, model.ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	return next.session(t, s.now()), nil
+}
+
+// Update applies a validated update input. It returns model.ErrNotFound for an unknown
+// session.
+func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
+	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
+	_, next, err := s.modify(ctx, t, in.ID, eventUpdated, func(r *record, now time.Time) (*record, error) {
+		if v, ok := in.OriginOwnerName.ValueOK(); ok && v != nil {
+			r.OwnerName = *v
+		}
+		if v, ok := in.OriginUsername.ValueOK(); ok {
+			r.Username = v
+		}
+		if v, ok := in.Provider.ValueOK(); ok {
+			r.Provider = v
+		}
+		if v, ok := in.Categories.ValueOK(); ok {
+			r.setCategories(v)
+		}
+		if v, ok := in.AccountID.ValueOK(); ok {
+			r.Account = v
+		}
+		if v, ok := in.Label.ValueOK(); ok {
+			r.Label = v
+		}
+		if v, ok := in.Metadata.ValueOK(); ok {
+			r.Meta = []byte(v)
+			if v == nil {
+				r.Meta = nil
+			}
+		}
+		if v, ok := in.ExpiresIn.ValueOK(); ok && v != nil {
+			r.Expires = millis(now.Add(time.Duration(*v) * time.Second))
+		}
+		r.Updated = millis(now)
+		return r, nil
+	}, func(cur, next *record) error {
+		if next.Expires == cur.Expires || next.Revoked != 0 {
+			return nil
+		}
+		// Move the token's lifetime first: if the record write then fails, the pointer
+		// outlives the record's expiry, which authentication checks anyway.
+		ttl := time.Duration(next.Expires-millis(s.now())) * time.Millisecond
+		return storeErr("token expiry", s.rdb.Set(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return next.session(t, s.now()), nil
+}
+
+// Revoke ends a session's token at once and keeps the record. It returns
+// model.ErrNotFound for an unknown session.
+func (s *Store) Revoke(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error) {
+	_, next, err := s.modify(ctx, t, id, eventRevoked, func(r *record, now time.Time) (*record, error) {
+		if r.Revoked == 0 {
+			r.Revoked = millis(now)
+			r.Updated = r.Revoked
+		}
+		return r, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The record already refuses the token; removing the pointer only frees memory.
+	if err := s.rdb.Del(ctx, s.k.token(next.TokenHash)).Err(); err != nil {
+		s.log.WarnContext(ctx, "revoke: token pointer left to expire", "id", id, "err", err)
+	}
+	return next.session(t, s.now()), nil
+}
+
+// Delete removes a session, its index entries and its pointers. It returns false when
+// there was no such session.
+func (s *Store) Delete(ctx context.Context, t model.Tenant, id int) (bool, error) {
+	cur, err := s.remove(ctx, t, id, eventDeleted, nil)
+	if errors.Is(err, model.ErrNotFound) {
+		return false, nil
+	}
+	return cur != nil, err
+}
+
+// remove deletes a record atomically with its index entries, then its global pointers.
+// keep, when set, may veto the removal by returning an error.
+func (s *Store) remove(ctx context.Context, t model.Tenant, id int, event string, keep func(cur *record, now time.Time) error) (*record, error) {
+	cur, _, err := s.modify(ctx, t, id, event, func(r *record, now time.Time) (*record, error) {
+		if keep != nil {
+			if err := keep(r, now); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	// A failure here leaves pointers to a missing record, which readers treat as unknown.
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, s.k.idBucket(id), strconv.Itoa(id))
+		p.Del(ctx, s.k.token(cur.TokenHash))
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "delete: pointers left behind", "id", id, "err", err)
+	}
+	return cur, nil
+}

@@ -1,0 +1,4 @@
+// Package model holds the service's domain types: the connect session, its enums and
+// scalars, the inputs and pages gqlgen generates from the schema (models_gen.go), the
+// validation rules of those inputs, and the sentinel errors every layer returns.
+package model

@@ -1,0 +1,77 @@
+// Package redistest gives tests a real Redis when the environment names one: the
+// server at REDIS_URL or the cluster at REDIS_CLUSTER_ADDRS. Each test takes its own key
+// prefix and removes its keys when it ends, so tests share a server safely.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// FromEnv connects to REDIS_CLUSTER_ADDRS or REDIS_URL, or returns nil when neither is
+// set. It fails the test when the server does not answer, and closes the client when the
+// test ends.
+func FromEnv(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	var rdb redis.UniversalClient
+	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	} else if url := os.Getenv("REDIS_URL"); url != "" {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			tb.Fatalf("REDIS_URL: %v", err)
+		}
+		rdb = redis.NewClient(opts)
+	} else {
+		return nil
+	}
+	tb.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("real redis does not answer: %v", err)
+	}
+	return rdb
+}
+
+// Prefix returns a fresh key prefix and removes every key under it when the test ends.
+func Prefix(tb testing.TB, rdb redis.UniversalClient) string {
+	tb.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "test-" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() { DeleteKeys(tb, rdb, prefix) })
+	return prefix
+}
+
+// DeleteKeys removes every key under prefix (never FLUSHALL: others share the server).
+func DeleteKeys(tb testing.TB, rdb redis.UniversalClient, prefix string) {
+	tb.Helper()
+	ctx := context.Background()
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+":*", 500).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		err = del(ctx, c)
+	}
+	if err != nil {
+		tb.Errorf("cleaning up %s: %v", prefix, err)
+	}
+}
