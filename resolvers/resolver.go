@@ -1,8 +1,68 @@
+// Package resolvers implements the GraphQL schema: thin resolvers that check the
+// caller's scope, validate, and make one call to the Store they are given. It also builds
+// the GraphQL HTTP handler and maps the domain's errors to extensions.code.
 package resolvers
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"context"
+	"net/url"
 
-type Resolver struct{}
+	"connectsession/graph/model"
+)
+
+// Store is what the resolvers need from storage. Errors wrap the sentinels of
+// graph/model (ErrNotFound, ErrUnauthenticated, ErrUnavailable, *InputError, ...).
+type Store interface {
+	Get(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error)
+	List(ctx context.Context, t model.Tenant, q model.ListQuery) (*model.Page, error)
+	Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error)
+	Authenticate(ctx context.Context, token string) (*model.ConnectSession, error)
+	Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error)
+	Revoke(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error)
+	Delete(ctx context.Context, t model.Tenant, id int) (bool, error)
+}
+
+// Authorizer decides whether the caller behind ctx may read (write false) or change
+// (write true) a tenant's sessions. It returns an error wrapping
+// model.ErrUnauthenticated or model.ErrForbidden to refuse.
+type Authorizer interface {
+	Authorize(ctx context.Context, t model.Tenant, write bool) error
+}
+
+// AllowAll is the Authorizer that lets every caller through.
+type AllowAll struct{}
+
+// Authorize never refuses.
+func (AllowAll) Authorize(context.Context, model.Tenant, bool) error { return nil }
+
+// Resolver is the root resolver; its fields are its dependencies.
+type Resolver struct {
+	Store Store
+	// Auth is the one scope check every operation passes before touching the store.
+	Auth Authorizer
+	// AuthLinkBaseURL, when set, makes createConnectSession return
+	// authLinkUrl = <base>?token=<token>.
+	AuthLinkBaseURL *url.URL
+}
+
+// scope is the single point where every operation's tenant is authorized and its
+// arguments checked, before anything is read or written.
+func (r *Resolver) scope(ctx context.Context, org int, project string, write bool, orgField, projectField string) (model.Tenant, error) {
+	t := model.Tenant{OrganizationID: org, ProjectID: project}
+	if err := r.Auth.Authorize(ctx, t, write); err != nil {
+		return t, err
+	}
+	return t, model.ValidateTenant(orgField, org, projectField, project)
+}
+
+func (r *Resolver) authLink(token string) *string {
+	if r.AuthLinkBaseURL == nil {
+		return nil
+	}
+	u := *r.AuthLinkBaseURL
+	q := u.Query()
+	q.Set("token", token)
+	u.RawQuery = q.Encode()
+	s := u.String()
+	return &s
+}

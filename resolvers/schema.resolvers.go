@@ -9,42 +9,109 @@ import (
 	"connectsession/graph"
 	"connectsession/graph/model"
 	"context"
-	"fmt"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // CreateConnectSession is the resolver for the createConnectSession field.
 func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*model.CreateConnectSessionPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateConnectSession - createConnectSession"))
+	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
+		return nil, err
+	}
+	if err := input.Validate(); err != nil {
+		return nil, err
+	}
+	s, token, err := r.Store.Create(ctx, &input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateConnectSessionPayload{ConnectSession: s, Token: token, AuthLinkURL: r.authLink(token)}, nil
 }
 
 // AuthenticateConnectSession is the resolver for the authenticateConnectSession field.
 func (r *mutationResolver) AuthenticateConnectSession(ctx context.Context, token string) (*model.ConnectSession, error) {
-	panic(fmt.Errorf("not implemented: AuthenticateConnectSession - authenticateConnectSession"))
+	if len(token) == 0 || len(token) > 256 {
+		return nil, model.ErrUnauthenticated
+	}
+	return r.Store.Authenticate(ctx, token)
 }
 
 // UpdateConnectSession is the resolver for the updateConnectSession field.
 func (r *mutationResolver) UpdateConnectSession(ctx context.Context, input model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
-	panic(fmt.Errorf("not implemented: UpdateConnectSession - updateConnectSession"))
+	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
+		return nil, err
+	}
+	if err := input.Validate(); err != nil {
+		return nil, err
+	}
+	return r.Store.Update(ctx, &input)
 }
 
 // RevokeConnectSession is the resolver for the revokeConnectSession field.
 func (r *mutationResolver) RevokeConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error) {
-	panic(fmt.Errorf("not implemented: RevokeConnectSession - revokeConnectSession"))
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	if err := model.ValidateID("id", id); err != nil {
+		return nil, err
+	}
+	return r.Store.Revoke(ctx, t, id)
 }
 
 // DeleteConnectSession is the resolver for the deleteConnectSession field.
 func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.DeleteConnectSessionPayload, error) {
-	panic(fmt.Errorf("not implemented: DeleteConnectSession - deleteConnectSession"))
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	if err := model.ValidateID("id", id); err != nil {
+		return nil, err
+	}
+	deleted, err := r.Store.Delete(ctx, t, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeleteConnectSessionPayload{ID: id, Deleted: deleted}, nil
 }
 
 // ConnectSession is the resolver for the connectSession field.
 func (r *queryResolver) ConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error) {
-	panic(fmt.Errorf("not implemented: ConnectSession - connectSession"))
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	if id <= 0 || id > 1<<31-1 {
+		return nil, nil // no session can have this id; the contract answers null
+	}
+	s, err := r.Store.Get(ctx, t, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil // the contract: a missing session is null, not an error
+	}
+	return s, err
 }
 
 // ConnectSessions is the resolver for the connectSessions field.
 func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) (*model.Page, error) {
-	panic(fmt.Errorf("not implemented: ConnectSessions - connectSessions"))
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	if err := model.ValidateFilter(filter); err != nil {
+		return nil, err
+	}
+	q := model.ListQuery{
+		Filter:    filter,
+		Ascending: orderBy != nil && orderBy.Direction == model.OrderDirectionAsc,
+		Args:      model.PageArgs{First: first, Last: last, After: after, Before: before},
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "totalCount" {
+			q.WantCount = true
+		}
+	}
+	return r.Store.List(ctx, t, q)
 }
 
 // Mutation returns graph.MutationResolver implementation.

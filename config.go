@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// config is the service's configuration: each setting is an environment variable and a
+// flag of the same name in lower case with dashes; a flag wins over the variable.
+type config struct {
+	Port               string
+	Addr               string
+	RedisURL           string
+	RedisClusterAddrs  []string
+	RedisKeyPrefix     string
+	SessionRetention   time.Duration
+	AuthLinkBaseURL    *url.URL
+	CORSAllowedOrigins []string
+	LogLevel           slog.Level
+	LogFormat          string
+}
+
+// setting describes one configuration variable for flags, the environment and the README.
+type setting struct {
+	env, def, usage string
+}
+
+var settings = []setting{
+	{"PORT", "8080", "listen port (ADDR overrides host:port)"},
+	{"ADDR", "", "listen address host:port; overrides PORT"},
+	{"REDIS_URL", "", "redis:// or rediss:// URL of one Redis; empty = embedded in-memory Redis"},
+	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
+	{"REDIS_KEY_PREFIX", "cs", "prefix of every key, so deployments can share a Redis"},
+	{"SESSION_RETENTION", "720h", "how long an expired session is kept before removal"},
+	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
+	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "text", "text, or json for machine logs"},
+}
+
+func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
+
+// parseConfig reads the environment, then the flags in args.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := map[string]*string{}
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		values[s.env] = fs.String(flagName(s.env), v, s.usage+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	get := func(env string) string { return strings.TrimSpace(*values[env]) }
+
+	c := &config{
+		Port:              get("PORT"),
+		Addr:              get("ADDR"),
+		RedisURL:          get("REDIS_URL"),
+		RedisClusterAddrs: splitList(get("REDIS_CLUSTER_ADDRS")),
+		RedisKeyPrefix:    get("REDIS_KEY_PREFIX"),
+		LogFormat:         get("LOG_FORMAT"),
+	}
+	if c.Addr == "" {
+		c.Addr = ":" + c.Port
+	}
+	c.CORSAllowedOrigins = splitList(get("CORS_ALLOWED_ORIGINS"))
+	var errs []error
+	if c.RedisKeyPrefix == "" || strings.ContainsAny(c.RedisKeyPrefix, "{}: \t") {
+		errs = append(errs, errors.New("REDIS_KEY_PREFIX must be non-empty, without braces, colons or spaces"))
+	}
+	d, err := time.ParseDuration(get("SESSION_RETENTION"))
+	if err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("SESSION_RETENTION must be a positive duration such as 720h, not %q", get("SESSION_RETENTION")))
+	}
+	c.SessionRetention = d
+	if raw := get("AUTH_LINK_BASE_URL"); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("AUTH_LINK_BASE_URL must be an absolute http(s) URL, not %q", raw))
+		}
+		c.AuthLinkBaseURL = u
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL")))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	return c, errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

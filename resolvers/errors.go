@@ -1,0 +1,120 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"connectsession/graph/model"
+)
+
+// The extensions.code values of section 5 of the API contract that this package sets.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeNotFound        = "NOT_FOUND"
+	CodeUnavailable     = "UNAVAILABLE"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+)
+
+// internalMessage is all a client learns of an unexpected error; the log has the rest.
+const internalMessage = "internal system error"
+
+// errorKinds maps each sentinel error to its code and the message a client sees.
+var errorKinds = []struct {
+	err     error
+	code    string
+	message string
+}{
+	{model.ErrUnauthenticated, CodeUnauthenticated, "missing, malformed or unknown credentials"},
+	{model.ErrForbidden, CodeForbidden, "the credentials do not allow this operation"},
+	{model.ErrNotFound, CodeNotFound, "connect session not found"},
+	{model.ErrUnavailable, CodeUnavailable, "the session store is unavailable; try again shortly"},
+	{model.ErrConflict, CodeUnavailable, "the session changed concurrently too often; try again"},
+}
+
+// ErrorPresenter returns the one place where errors become GraphQL errors: domain errors
+// get their extensions.code (and extensions.field for input errors), errors gqlgen
+// already coded keep their code, and anything else is logged and shown as
+// INTERNAL_SERVER_ERROR without detail.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var inputErr *model.InputError
+		if errors.As(err, &inputErr) {
+			field := inputErr.Field
+			if field == "" {
+				field = argumentPath(gqlErr.Path)
+			}
+			gqlErr.Message = inputErr.Message
+			if field != "" {
+				gqlErr.Message = field + " " + inputErr.Message
+			}
+			setCode(gqlErr, CodeBadUserInput)
+			if field != "" {
+				gqlErr.Extensions["field"] = field
+			}
+			return gqlErr
+		}
+		for _, k := range errorKinds {
+			if errors.Is(err, k.err) {
+				gqlErr.Message = k.message
+				setCode(gqlErr, k.code)
+				if k.code == CodeUnavailable {
+					log.WarnContext(ctx, "store unavailable", "path", gqlErr.Path.String(), "err", err)
+				}
+				return gqlErr
+			}
+		}
+		if _, ok := gqlErr.Extensions["code"]; ok {
+			return gqlErr // coded by gqlgen or an extension (parse, validation, APQ, limits)
+		}
+		if gqlErr.Err == nil && gqlErr.Path == nil {
+			return gqlErr // a request-level message gqlgen produced itself
+		}
+		log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
+		gqlErr.Message = internalMessage
+		gqlErr.Err = nil
+		setCode(gqlErr, CodeInternal)
+		return gqlErr
+	}
+}
+
+// argumentPath turns the path gqlgen gives an argument coercion error, such as
+// [createConnectSession input metadata], into the argument path "input.metadata".
+func argumentPath(p ast.Path) string {
+	out := ""
+	for i, el := range p {
+		if i == 0 {
+			continue // the operation's field
+		}
+		if name, ok := el.(ast.PathName); ok {
+			if out != "" {
+				out += "."
+			}
+			out += string(name)
+		}
+	}
+	return out
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
+
+// Recover turns a panic in a resolver into an internal error and logs it.
+func Recover(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, v any) error {
+		log.ErrorContext(ctx, "panic while resolving", "panic", fmt.Sprint(v), "path", graphql.GetPath(ctx).String())
+		return errors.New(internalMessage)
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/cors"
+)
+
+// pinger is what readiness needs: an answer from Redis.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// routes wires the HTTP surface of section 7 of the API contract.
+func routes(cfg *config, gql http.Handler, store pinger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	mux.Handle("GET /{$}", playground.Handler("ConnectSession", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /readyz", readyz(store))
+	var h http.Handler = mux
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSAllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Apollo-Require-Preflight",
+				"X-Apollo-Operation-Name", "Apollo-Query-Plan-Experimental", "apollographql-client-name",
+				"apollographql-client-version"},
+			MaxAge: 600,
+		}).Handler(h)
+	}
+	return h
+}
+
+// readyz answers 200 while Redis answers a PING within a second, 503 otherwise.
+func readyz(store pinger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("redis unavailable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+}

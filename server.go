@@ -1,0 +1,150 @@
+// Command connectsession serves the ConnectSession GraphQL API over Redis.
+//
+//	go run .                  serve (embedded in-memory Redis unless REDIS_URL is set)
+//	go run . -help            list the settings
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/cache"
+	"connectsession/resolvers"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "connectsession:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: main only supplies the process's context, arguments,
+// environment and output, so tests run it the same way.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	name, rest := "connectsession", []string(nil)
+	if len(args) > 0 {
+		name, rest = args[0], args[1:]
+	}
+	cfg, err := parseConfig(name, rest, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+	return serve(ctx, cfg, log, stdout)
+}
+
+// backend is the Redis the service runs on and how to let go of it.
+type backend struct {
+	rdb      redis.UniversalClient
+	embedded *cache.Embedded
+}
+
+func (b *backend) Close() {
+	_ = b.rdb.Close()
+	if b.embedded != nil {
+		b.embedded.Close()
+	}
+}
+
+// openRedis connects to the configured Redis, or starts the embedded one.
+func openRedis(cfg *config) (*backend, error) {
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		return &backend{rdb: redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})}, nil
+	case cfg.RedisURL != "":
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return &backend{rdb: redis.NewClient(opts)}, nil
+	default:
+		e, err := cache.StartEmbedded(time.Second)
+		if err != nil {
+			return nil, err
+		}
+		return &backend{rdb: redis.NewClient(&redis.Options{Addr: e.Addr()}), embedded: e}, nil
+	}
+}
+
+func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+	be, err := openRedis(cfg)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
+	if err := store.Ping(ctx); err != nil {
+		// Not fatal: /readyz reports it and requests get UNAVAILABLE until Redis answers.
+		log.Warn("redis does not answer yet", "err", err)
+	}
+
+	res := &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
+	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{Logger: log})
+	srv := &http.Server{
+		Handler:           routes(cfg, gql, store),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
+
+	if be.embedded != nil {
+		if err := seedDemo(ctx, store); err != nil {
+			return fmt.Errorf("seed demo sessions: %w", err)
+		}
+		log.Warn("using the embedded in-memory Redis: data is in memory only and lost when the process stops; set REDIS_URL to keep it")
+		fmt.Fprintf(stdout, "\nConnectSession API: GraphiQL at %s/ (demo sessions in organization 1, project \"demo\")\n", url)
+	}
+
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	go store.RunRetention(bg, time.Minute)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// displayAddr makes a listen address clickable: the wildcard host becomes localhost.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+	}
+	return a.String()
+}
