@@ -50,6 +50,19 @@ func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	load := configFlags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (commands: apikey)", fs.Arg(0))
+	}
+	return load()
+}
+
+// configFlags defines every setting as a flag of fs, defaulting to the environment, and
+// returns the function that reads them once fs is parsed.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config, error) {
 	values := map[string]*string{}
 	for _, s := range settings {
 		v := getenv(s.env)
@@ -58,14 +71,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		values[s.env] = fs.String(flagName(s.env), v, s.usage+" ($"+s.env+")")
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	return func() (*config, error) {
+		return buildConfig(func(env string) string { return strings.TrimSpace(*values[env]) })
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	get := func(env string) string { return strings.TrimSpace(*values[env]) }
+}
 
+func buildConfig(get func(string) string) (*config, error) {
 	c := &config{
 		Port:              get("PORT"),
 		Addr:              get("ADDR"),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"connectsession/auth"
 	"connectsession/cache"
 	"connectsession/resolvers"
 )
@@ -38,6 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	name, rest := "connectsession", []string(nil)
 	if len(args) > 0 {
 		name, rest = args[0], args[1:]
+	}
+	if len(rest) > 0 && rest[0] == "apikey" {
+		return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
 	}
 	cfg, err := parseConfig(name, rest, getenv, stderr)
 	if err != nil {
@@ -92,10 +96,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Warn("redis does not answer yet", "err", err)
 	}
 
-	res := &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
+	go store.WatchKeyRevocations(bg, nil, authz.Forget)
+	go store.RunRetention(bg, time.Minute)
+
+	res := &resolvers.Resolver{Store: store, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{Logger: log})
 	srv := &http.Server{
-		Handler:           routes(cfg, gql, store),
+		Handler:           routes(cfg, auth.Middleware(gql), store),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -108,16 +118,10 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
 	if be.embedded != nil {
-		if err := seedDemo(ctx, store); err != nil {
-			return fmt.Errorf("seed demo sessions: %w", err)
+		if err := startDevelopment(ctx, store, url, log, stdout); err != nil {
+			return err
 		}
-		log.Warn("using the embedded in-memory Redis: data is in memory only and lost when the process stops; set REDIS_URL to keep it")
-		fmt.Fprintf(stdout, "\nConnectSession API: GraphiQL at %s/ (demo sessions in organization 1, project \"demo\")\n", url)
 	}
-
-	bg, cancelBG := context.WithCancel(context.Background())
-	defer cancelBG()
-	go store.RunRetention(bg, time.Minute)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -65,6 +65,10 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		for _, k := range errorKinds {
 			if errors.Is(err, k.err) {
 				gqlErr.Message = k.message
+				var public *model.PublicError
+				if errors.As(err, &public) {
+					gqlErr.Message = public.Message
+				}
 				setCode(gqlErr, k.code)
 				if k.code == CodeUnavailable {
 					log.WarnContext(ctx, "store unavailable", "path", gqlErr.Path.String(), "err", err)
