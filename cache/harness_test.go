@@ -1,10 +1,6 @@
 package cache
 
 import (
-	"context"
-	"encoding/hex"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,56 +66,8 @@ func backends(t testing.TB) []*backend {
 }
 
 // dumpKeys returns every key under the backend's prefix with a description of its value,
-// for asserting that a refused operation wrote nothing.
+// for asserting what a write left behind.
 func dumpKeys(t testing.TB, b *backend) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	var keys []string
-	iter := b.rdb.Scan(ctx, 0, b.store.k.prefix+":*", 500).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("scan: %v", err)
-	}
-	for _, k := range keys {
-		typ := b.rdb.Type(ctx, k).Val()
-		var v string
-		switch typ {
-		case "string":
-			v = b.rdb.Get(ctx, k).Val()
-		case "hash":
-			m := b.rdb.HGetAll(ctx, k).Val()
-			v = sortedPairs(m)
-		case "zset":
-			zs := b.rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-			var parts []string
-			for _, z := range zs {
-				parts = append(parts, hex.EncodeToString([]byte(z.Member.(string)))+"="+formatScore(z.Score))
-			}
-			v = strings.Join(parts, ",")
-		case "set":
-			m := b.rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = strings.Join(m, ",")
-		}
-		out[k] = typ + ":" + v
-	}
-	return out
+	return redistest.Snapshot(t, b.rdb, b.store.k.prefix)
 }
-
-func sortedPairs(m map[string]string) string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	var b strings.Builder
-	for _, k := range ks {
-		b.WriteString(k + "=" + m[k] + ";")
-	}
-	return b.String()
-}
-
-func formatScore(f float64) string { return time.UnixMilli(int64(f)).UTC().Format(time.RFC3339Nano) }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +76,50 @@ func DeleteKeys(tb testing.TB, rdb redis.UniversalClient, prefix string) {
 	if err != nil {
 		tb.Errorf("cleaning up %s: %v", prefix, err)
 	}
+}
+
+// Snapshot describes every key under prefix with its type and whole value, so a test can
+// assert that an operation wrote nothing. It works on miniredis, which lacks DUMP for
+// most types.
+func Snapshot(tb testing.TB, rdb redis.UniversalClient, prefix string) map[string]string {
+	tb.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("scan %s: %v", prefix, err)
+	}
+	for _, k := range keys {
+		typ, err := rdb.Type(ctx, k).Result()
+		if err != nil {
+			tb.Fatalf("type %s: %v", k, err)
+		}
+		var v any
+		switch typ {
+		case "string":
+			v, err = rdb.Get(ctx, k).Result()
+		case "hash":
+			v, err = rdb.HGetAll(ctx, k).Result()
+		case "zset":
+			v, err = rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+		case "set":
+			var m []string
+			m, err = rdb.SMembers(ctx, k).Result()
+			sort.Strings(m)
+			v = m
+		case "none":
+			continue // expired between SCAN and TYPE
+		default:
+			tb.Fatalf("snapshot: key %s has unexpected type %s", k, typ)
+		}
+		if err != nil && err != redis.Nil {
+			tb.Fatalf("read %s: %v", k, err)
+		}
+		out[k] = typ + ":" + fmt.Sprintf("%q", fmt.Sprint(v))
+	}
+	return out
 }
