@@ -90,22 +90,18 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	defer be.Close()
-	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
-	if err := store.Ping(ctx); err != nil {
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	svc := newService(cfg, be.rdb, log)
+	if err := svc.store.Ping(ctx); err != nil {
 		// Not fatal: /readyz reports it and requests get UNAVAILABLE until Redis answers.
 		log.Warn("redis does not answer yet", "err", err)
 	}
+	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
+	go svc.store.RunRetention(bg, time.Minute)
 
-	bg, cancelBG := context.WithCancel(context.Background())
-	defer cancelBG()
-	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
-	go store.WatchKeyRevocations(bg, nil, authz.Forget)
-	go store.RunRetention(bg, time.Minute)
-
-	res := &resolvers.Resolver{Store: store, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
-	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{Logger: log})
 	srv := &http.Server{
-		Handler:           routes(cfg, auth.Middleware(gql), store),
+		Handler:           svc.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -118,7 +114,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
 	if be.embedded != nil {
-		if err := startDevelopment(ctx, store, url, log, stdout); err != nil {
+		if err := startDevelopment(ctx, svc.store, url, log, stdout); err != nil {
 			return err
 		}
 	}
@@ -140,6 +136,21 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	return nil
+}
+
+// service is the wired application: the store, the key checks and the HTTP handler.
+type service struct {
+	store   *cache.Store
+	authz   *auth.Authorizer
+	handler http.Handler
+}
+
+func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *service {
+	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
+	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
+	res := &resolvers.Resolver{Store: store, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
+	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{Logger: log})
+	return &service{store: store, authz: authz, handler: routes(cfg, auth.Middleware(gql), store)}
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.
