@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -76,4 +77,21 @@ func ParseJSONObject(b []byte) (JSON, error) {
 		return nil, &InputError{Message: "must be a JSON object"}
 	}
 	return JSON(buf.Bytes()), nil
+}
+
+// MarshalInt writes a GraphQL Int.
+func MarshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
+
+// UnmarshalInt reads a GraphQL Int and refuses values outside the signed 32-bit range
+// the GraphQL specification gives Int, so that no id or count beyond it is stored or
+// echoed; such a value is an *InputError.
+func UnmarshalInt(v any) (int, error) {
+	i, err := graphql.UnmarshalInt64(v)
+	if err != nil {
+		return 0, &InputError{Message: "must be an integer"}
+	}
+	if i < math.MinInt32 || i > math.MaxInt32 {
+		return 0, &InputError{Message: "must fit in a signed 32-bit integer (GraphQL Int)"}
+	}
+	return int(i), nil
 }

@@ -144,7 +144,12 @@ func (in *UpdateConnectSessionInput) Validate() error {
 		func() error { return validateText("input.accountId", in.AccountID.Value()) },
 		func() error { return validateText("input.label", in.Label.Value()) },
 		func() error { return validateMetadata("input.metadata", in.Metadata.Value()) },
-		func() error { return validateExpiresIn("input.expiresIn", in.ExpiresIn.Value()) },
+		func() error {
+			if v, ok := in.ExpiresIn.ValueOK(); ok && v == nil {
+				return Invalid("input.expiresIn", "cannot be null; leave it out to keep the expiry")
+			}
+			return validateExpiresIn("input.expiresIn", in.ExpiresIn.Value())
+		},
 	}
 	return firstError(checks)
 }
