@@ -70,3 +70,28 @@ func Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// FromInitPayload returns ctx carrying the credential of a WebSocket connection_init
+// payload: an "Authorization" entry (any case), at the top level or inside "headers".
+// Without one, ctx keeps what the upgrade request's header gave it.
+func FromInitPayload(ctx context.Context, payload map[string]any) context.Context {
+	if v := authorizationEntry(payload); v != "" {
+		return WithAuthorization(ctx, v)
+	}
+	if headers, ok := payload["headers"].(map[string]any); ok {
+		if v := authorizationEntry(headers); v != "" {
+			return WithAuthorization(ctx, v)
+		}
+	}
+	return ctx
+}
+
+func authorizationEntry(m map[string]any) string {
+	for k, v := range m {
+		if strings.EqualFold(k, "authorization") {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
+}

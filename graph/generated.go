@@ -28,8 +28,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ConnectSessionEvent() ConnectSessionEventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -69,6 +71,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ConnectSessionEvent struct {
+		ConnectSession func(childComplexity int) int
+		ID             func(childComplexity int) int
+		OccurredAt     func(childComplexity int) int
+		Type           func(childComplexity int) int
+	}
+
 	CreateConnectSessionPayload struct {
 		AuthLinkURL    func(childComplexity int) int
 		ConnectSession func(childComplexity int) int
@@ -99,12 +108,19 @@ type ComplexityRoot struct {
 		ConnectSession  func(childComplexity int, organizationID int, projectID string, id int) int
 		ConnectSessions func(childComplexity int, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) int
 	}
+
+	Subscription struct {
+		ConnectSessionEvents func(childComplexity int, organizationID int, projectID string) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type ConnectSessionEventResolver interface {
+	Type(ctx context.Context, obj *model.ConnectSessionEvent) (model.ConnectSessionEventType, error)
+}
 type MutationResolver interface {
 	CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*model.CreateConnectSessionPayload, error)
 	AuthenticateConnectSession(ctx context.Context, token string) (*model.ConnectSession, error)
@@ -115,6 +131,9 @@ type MutationResolver interface {
 type QueryResolver interface {
 	ConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error)
 	ConnectSessions(ctx context.Context, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) (*model.Page, error)
+}
+type SubscriptionResolver interface {
+	ConnectSessionEvents(ctx context.Context, organizationID int, projectID string) (<-chan *model.ConnectSessionEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -282,6 +301,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConnectSessionEdge.Node(childComplexity), true
 
+	case "ConnectSessionEvent.connectSession":
+		if e.ComplexityRoot.ConnectSessionEvent.ConnectSession == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.ConnectSession(childComplexity), true
+	case "ConnectSessionEvent.id":
+		if e.ComplexityRoot.ConnectSessionEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.ID(childComplexity), true
+	case "ConnectSessionEvent.occurredAt":
+		if e.ComplexityRoot.ConnectSessionEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.OccurredAt(childComplexity), true
+	case "ConnectSessionEvent.type":
+		if e.ComplexityRoot.ConnectSessionEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.Type(childComplexity), true
+
 	case "CreateConnectSessionPayload.authLinkUrl":
 		if e.ComplexityRoot.CreateConnectSessionPayload.AuthLinkURL == nil {
 			break
@@ -418,6 +462,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ConnectSessions(childComplexity, args["organizationId"].(int), args["projectId"].(string), args["filter"].(*model.ConnectSessionFilter), args["orderBy"].(*model.ConnectSessionOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
+	case "Subscription.connectSessionEvents":
+		if e.ComplexityRoot.Subscription.ConnectSessionEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_connectSessionEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ConnectSessionEvents(childComplexity, args["organizationId"].(int), args["projectId"].(string)), true
+
 	}
 	return 0, false
 }
@@ -475,6 +531,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -845,6 +918,48 @@ type Mutation {
     id: Int!
   ): DeleteConnectSessionPayload!
 }
+
+"What happened to a session."
+enum ConnectSessionEventType {
+  "The session was created."
+  CREATED
+  "Fields of the session were changed."
+  UPDATED
+  "The session's token was exchanged."
+  AUTHENTICATED
+  "The session was revoked."
+  REVOKED
+  "The session was deleted."
+  DELETED
+}
+
+"One change to a session, delivered to subscribers of its organization and project."
+type ConnectSessionEvent {
+  "What happened."
+  type: ConnectSessionEventType!
+  "The id of the session it happened to."
+  id: Int!
+  "The session as it is after the change; null for DELETED."
+  connectSession: ConnectSession
+  "When the change was written."
+  occurredAt: DateTime!
+}
+
+type Subscription {
+  """
+  Every create, update, authenticate, revoke and delete of the organization's project's
+  sessions, in the order they were written, from the moment of subscribing. Needs a ` + "`" + `read` + "`" + `
+  or ` + "`" + `write` + "`" + ` key for the organization and project, sent in the ` + "`" + `connection_init` + "`" + ` payload
+  (` + "`" + `{"Authorization": "Bearer <key>"}` + "`" + `) or the upgrade request's header. A subscriber that
+  falls too far behind is ended with a ` + "`" + `SLOW_SUBSCRIBER` + "`" + ` error and should subscribe again.
+  """
+  connectSessionEvents(
+    "The organization that owns the sessions."
+    organizationId: Int!
+    "The project that owns the sessions."
+    projectId: String!
+  ): ConnectSessionEvent!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -917,6 +1032,20 @@ func (ec *executionContext) childFields_ConnectSessionEdge(ctx context.Context, 
 		return ec.fieldContext_ConnectSessionEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConnectSessionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectSessionEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_ConnectSessionEvent_type(ctx, field)
+	case "id":
+		return ec.fieldContext_ConnectSessionEvent_id(ctx, field)
+	case "connectSession":
+		return ec.fieldContext_ConnectSessionEvent_connectSession(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_ConnectSessionEvent_occurredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectSessionEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateConnectSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1284,6 +1413,28 @@ func (ec *executionContext) field_Query_connectSessions_args(ctx context.Context
 		return nil, err
 	}
 	args["before"] = arg7
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_connectSessionEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
 	return args, nil
 }
 
@@ -1949,6 +2100,107 @@ func (ec *executionContext) fieldContext_ConnectSessionEdge_node(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _ConnectSessionEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectSessionEvent().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectSessionEventType) graphql.Marshaler {
+			return ec.marshalNConnectSessionEventType2connectsessionᚋgraphᚋmodelᚐConnectSessionEventType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, true, true, "ConnectSessionEventType")
+}
+
+func (ec *executionContext) _ConnectSessionEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConnectSessionEvent_connectSession(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_connectSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectSession, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectSession) graphql.Marshaler {
+			return ec.marshalOConnectSession2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_connectSession(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectSessionEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectSession(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectSessionEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _CreateConnectSessionPayload_connectSession(ctx context.Context, field graphql.CollectedField, obj *model.CreateConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2545,6 +2797,50 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_connectSessionEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_connectSessionEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ConnectSessionEvents(ctx, fc.Args["organizationId"].(int), fc.Args["projectId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectSessionEvent) graphql.Marshaler {
+			return ec.marshalNConnectSessionEvent2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_connectSessionEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectSessionEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_connectSessionEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4208,6 +4504,55 @@ func (ec *executionContext) _ConnectSessionEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var connectSessionEventImplementors = []string{"ConnectSessionEvent"}
+
+func (ec *executionContext) _ConnectSessionEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectSessionEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectSessionEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectSessionEvent")
+		case "type":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectSessionEvent_type(ctx, field, obj)
+				})
+		case "id":
+			out.Values[i] = ec._ConnectSessionEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectSession":
+			out.Values[i] = ec._ConnectSessionEvent_connectSession(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._ConnectSessionEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createConnectSessionPayloadImplementors = []string{"CreateConnectSessionPayload"}
 
 func (ec *executionContext) _CreateConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateConnectSessionPayload) graphql.Marshaler {
@@ -4468,6 +4813,26 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "connectSessionEvents":
+		return ec._Subscription_connectSessionEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -4950,6 +5315,24 @@ func (ec *executionContext) marshalNConnectSessionEdge2ᚖconnectsessionᚋgraph
 		return graphql.Null
 	}
 	return ec._ConnectSessionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConnectSessionEvent2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEvent(ctx context.Context, sel ast.SelectionSet, v *model.ConnectSessionEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConnectSessionEvent!")
+		return graphql.Null
+	}
+	return ec._ConnectSessionEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConnectSessionEventType2connectsessionᚋgraphᚋmodelᚐConnectSessionEventType(ctx context.Context, v any) (model.ConnectSessionEventType, error) {
+	var res model.ConnectSessionEventType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectSessionEventType2connectsessionᚋgraphᚋmodelᚐConnectSessionEventType(ctx context.Context, sel ast.SelectionSet, v model.ConnectSessionEventType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNConnectSessionStatus2connectsessionᚋgraphᚋmodelᚐConnectSessionStatus(ctx context.Context, v any) (model.ConnectSessionStatus, error) {

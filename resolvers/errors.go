@@ -20,6 +20,7 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeNotFound        = "NOT_FOUND"
 	CodeUnavailable     = "UNAVAILABLE"
+	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
@@ -37,6 +38,7 @@ var errorKinds = []struct {
 	{model.ErrNotFound, CodeNotFound, "connect session not found"},
 	{model.ErrUnavailable, CodeUnavailable, "the session store is unavailable; try again shortly"},
 	{model.ErrConflict, CodeUnavailable, "the session changed concurrently too often; try again"},
+	{model.ErrSlowSubscriber, CodeSlowSubscriber, "events arrived faster than this subscriber read them, so the subscription was ended; subscribe again"},
 }
 
 // ErrorPresenter returns the one place where errors become GraphQL errors: domain errors

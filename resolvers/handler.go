@@ -1,12 +1,16 @@
 package resolvers
 
 import (
+	"context"
 	"log/slog"
+	"net/url"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"connectsession/graph"
@@ -16,15 +20,26 @@ import (
 type HandlerOptions struct {
 	// QueryCacheSize is how many parsed and validated documents are kept (default 1000).
 	QueryCacheSize int
-	Logger         *slog.Logger
+	// WebSocketInit, when set, derives a WebSocket connection's context from its
+	// connection_init payload (the API key travels there).
+	WebSocketInit func(ctx context.Context, payload map[string]any) context.Context
+	// AllowedOrigins are the browser origins (such as https://app.example.com) that may
+	// open WebSockets besides the service's own.
+	AllowedOrigins []string
+	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
+	KeepAlive time.Duration
+	Logger    *slog.Logger
 }
 
-// NewHandler returns the GraphQL-over-HTTP handler for r: POST, GET and OPTIONS
-// transports, a cache of parsed documents, introspection, and the error presenter and
-// recover func of this package.
+// NewHandler returns the GraphQL handler for r: WebSocket (graphql-transport-ws and
+// graphql-ws), Server-Sent Events, GET, POST and OPTIONS transports, a cache of parsed
+// documents, introspection, and the error presenter and recover func of this package.
 func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.QueryCacheSize <= 0 {
 		opts.QueryCacheSize = 1000
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 15 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -33,6 +48,20 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		r.Auth = AllowAll{}
 	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	srv.AddTransport(&transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			OriginPatterns: originHosts(opts.AllowedOrigins),
+		}},
+		KeepAlivePingInterval: opts.KeepAlive,
+		InitTimeout:           10 * time.Second,
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if opts.WebSocketInit != nil {
+				ctx = opts.WebSocketInit(ctx, p)
+			}
+			return ctx, nil, nil
+		},
+	})
+	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -41,4 +70,17 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv
+}
+
+// originHosts turns origins into the host patterns the WebSocket upgrade checks.
+func originHosts(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		} else if o == "*" {
+			out = append(out, "*")
+		}
+	}
+	return out
 }

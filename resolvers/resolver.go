@@ -22,6 +22,12 @@ type Store interface {
 	Delete(ctx context.Context, t model.Tenant, id int) (bool, error)
 }
 
+// Events is what the subscription needs: a tenant's events from now on, ended (after a
+// last event carrying Err, when it failed) when ctx ends or recheck returns an error.
+type Events interface {
+	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error)
+}
+
 // Authorizer decides whether the caller behind ctx may read (write false) or change
 // (write true) a tenant's sessions. It returns an error wrapping
 // model.ErrUnauthenticated or model.ErrForbidden to refuse.
@@ -37,7 +43,8 @@ func (AllowAll) Authorize(context.Context, model.Tenant, bool) error { return ni
 
 // Resolver is the root resolver; its fields are its dependencies.
 type Resolver struct {
-	Store Store
+	Store  Store
+	Events Events
 	// Auth is the one scope check every operation passes before touching the store.
 	Auth Authorizer
 	// AuthLinkBaseURL, when set, makes createConnectSession return

@@ -14,6 +14,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+// Type is the resolver for the type field.
+func (r *connectSessionEventResolver) Type(ctx context.Context, obj *model.ConnectSessionEvent) (model.ConnectSessionEventType, error) {
+	if obj.Err != nil {
+		return "", obj.Err // the subscription's last result: why it ended
+	}
+	return obj.Type, nil
+}
+
 // CreateConnectSession is the resolver for the createConnectSession field.
 func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*model.CreateConnectSessionPayload, error) {
 	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
@@ -114,13 +122,33 @@ func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int,
 	return r.Store.List(ctx, t, q)
 }
 
+// ConnectSessionEvents is the resolver for the connectSessionEvents field.
+func (r *subscriptionResolver) ConnectSessionEvents(ctx context.Context, organizationID int, projectID string) (<-chan *model.ConnectSessionEvent, error) {
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	// The key is checked again while the subscription is open, so revoking it ends it.
+	return r.Events.Subscribe(ctx, t, func(ctx context.Context) error { return r.Auth.Authorize(ctx, t, false) })
+}
+
+// ConnectSessionEvent returns graph.ConnectSessionEventResolver implementation.
+func (r *Resolver) ConnectSessionEvent() graph.ConnectSessionEventResolver {
+	return &connectSessionEventResolver{r}
+}
+
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	connectSessionEventResolver struct{ *Resolver }
+	mutationResolver            struct{ *Resolver }
+	queryResolver               struct{ *Resolver }
+	subscriptionResolver        struct{ *Resolver }
 )

@@ -110,6 +110,9 @@ type PageInfo struct {
 type Query struct {
 }
 
+type Subscription struct {
+}
+
 // Changes to a session. A field left out stays as it is; a nullable field given as null is
 // cleared. `originOwnerName` cannot be cleared.
 type UpdateConnectSessionInput struct {
@@ -135,6 +138,73 @@ type UpdateConnectSessionInput struct {
 	Metadata graphql.Omittable[JSON] `json:"metadata,omitempty"`
 	// Moves the expiry to now plus this many seconds (60 to 2592000).
 	ExpiresIn graphql.Omittable[*int] `json:"expiresIn,omitempty"`
+}
+
+// What happened to a session.
+type ConnectSessionEventType string
+
+const (
+	// The session was created.
+	ConnectSessionEventTypeCreated ConnectSessionEventType = "CREATED"
+	// Fields of the session were changed.
+	ConnectSessionEventTypeUpdated ConnectSessionEventType = "UPDATED"
+	// The session's token was exchanged.
+	ConnectSessionEventTypeAuthenticated ConnectSessionEventType = "AUTHENTICATED"
+	// The session was revoked.
+	ConnectSessionEventTypeRevoked ConnectSessionEventType = "REVOKED"
+	// The session was deleted.
+	ConnectSessionEventTypeDeleted ConnectSessionEventType = "DELETED"
+)
+
+var AllConnectSessionEventType = []ConnectSessionEventType{
+	ConnectSessionEventTypeCreated,
+	ConnectSessionEventTypeUpdated,
+	ConnectSessionEventTypeAuthenticated,
+	ConnectSessionEventTypeRevoked,
+	ConnectSessionEventTypeDeleted,
+}
+
+func (e ConnectSessionEventType) IsValid() bool {
+	switch e {
+	case ConnectSessionEventTypeCreated, ConnectSessionEventTypeUpdated, ConnectSessionEventTypeAuthenticated, ConnectSessionEventTypeRevoked, ConnectSessionEventTypeDeleted:
+		return true
+	}
+	return false
+}
+
+func (e ConnectSessionEventType) String() string {
+	return string(e)
+}
+
+func (e *ConnectSessionEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConnectSessionEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConnectSessionEventType", str)
+	}
+	return nil
+}
+
+func (e ConnectSessionEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConnectSessionEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConnectSessionEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where a session stands, derived when it is read: `REVOKED` if it was revoked, else `EXPIRED`

@@ -24,12 +24,13 @@ func FromEnv(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
 	var rdb redis.UniversalClient
 	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), Protocol: 2}) // as cache.Connect
 	} else if url := os.Getenv("REDIS_URL"); url != "" {
 		opts, err := redis.ParseURL(url)
 		if err != nil {
 			tb.Fatalf("REDIS_URL: %v", err)
 		}
+		opts.Protocol = 2 // as the service's client (cache.Connect) does
 		rdb = redis.NewClient(opts)
 	} else {
 		return nil

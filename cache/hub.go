@@ -1,0 +1,341 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+// HubOptions tune a Hub. Zero values pick the defaults.
+type HubOptions struct {
+	// Buffer is how many events a subscriber may fall behind before it is ended with
+	// model.ErrSlowSubscriber (default 256).
+	Buffer int
+	// Recheck is how often an open subscription asks its recheck function whether the
+	// caller may still subscribe (default 2s).
+	Recheck time.Duration
+}
+
+// Hub fans tenants' events out to this instance's subscribers. It holds one Redis
+// pub/sub connection, subscribed to each tenant channel that has at least one local
+// subscriber, so a thousand subscribers of one tenant cost one Redis subscription.
+// Delivery to a subscriber never blocks the others: each has a bounded buffer, and one
+// that overflows is ended and counted.
+type Hub struct {
+	store   *Store
+	opts    HubOptions
+	ps      *redis.PubSub
+	active  atomic.Int64
+	dropped atomic.Int64
+
+	mu       sync.Mutex
+	closed   bool
+	channels map[string]*channel
+	// pending lists, per channel, the channel states waiting for the confirmation of a
+	// SUBSCRIBE, in the order the commands were sent (Redis confirms in that order).
+	pending map[string][]*channel
+}
+
+// channel is the local state of one subscribed tenant channel.
+type channel struct {
+	tenant    model.Tenant
+	subs      map[*subscriber]struct{}
+	confirmed chan struct{}
+}
+
+type subscriber struct {
+	queue chan *model.ConnectSessionEvent
+	// fail carries the reason the subscription ends (nil: a clean end); first one wins.
+	fail chan error
+}
+
+func (s *subscriber) end(err error) {
+	select {
+	case s.fail <- err:
+	default:
+	}
+}
+
+// NewHub returns a Hub over the store's Redis; Run must be running for it to deliver.
+func (s *Store) NewHub(opts HubOptions) *Hub {
+	if opts.Buffer <= 0 {
+		opts.Buffer = 256
+	}
+	if opts.Recheck <= 0 {
+		opts.Recheck = 2 * time.Second
+	}
+	return &Hub{
+		store: s, opts: opts, ps: s.rdb.Subscribe(context.Background()),
+		channels: map[string]*channel{}, pending: map[string][]*channel{},
+	}
+}
+
+// Active is the number of open subscriptions.
+func (h *Hub) Active() int64 { return h.active.Load() }
+
+// Dropped is the number of subscriptions ended because their reader fell behind.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
+// Subscribe returns the events of tenant t from now on, in write order, until ctx ends,
+// the Hub closes, or the subscription fails; the channel is then closed, after a last
+// event carrying Err when it failed (model.ErrSlowSubscriber, an error wrapping
+// model.ErrUnavailable when the event stream broke, or what recheck returned). recheck,
+// when set, runs every HubOptions.Recheck. Every write that completes after Subscribe
+// returns is delivered.
+func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error) {
+	name := h.store.k.events(t)
+	sub := &subscriber{queue: make(chan *model.ConnectSessionEvent, h.opts.Buffer), fail: make(chan error, 1)}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("cache: subscribe: %w: shutting down", model.ErrUnavailable)
+	}
+	ch := h.channels[name]
+	if ch == nil {
+		ch = &channel{tenant: t, subs: map[*subscriber]struct{}{}, confirmed: make(chan struct{})}
+		h.channels[name] = ch
+		// Sent under the lock so SUBSCRIBE and UNSUBSCRIBE of a channel go out in the
+		// order the map changes.
+		if err := h.ps.Subscribe(ctx, name); err != nil {
+			delete(h.channels, name)
+			h.mu.Unlock()
+			return nil, storeErr("subscribe", err)
+		}
+		h.pending[name] = append(h.pending[name], ch)
+	}
+	ch.subs[sub] = struct{}{}
+	h.mu.Unlock()
+
+	wait := time.NewTimer(5 * time.Second)
+	defer wait.Stop()
+	select {
+	case <-ch.confirmed:
+	case err := <-sub.fail:
+		h.remove(name, sub)
+		if err == nil {
+			err = fmt.Errorf("cache: subscribe: %w: shutting down", model.ErrUnavailable)
+		}
+		return nil, err
+	case <-ctx.Done():
+		h.remove(name, sub)
+		return nil, storeErr("subscribe", ctx.Err())
+	case <-wait.C:
+		h.remove(name, sub)
+		return nil, fmt.Errorf("cache: subscribe: %w: no confirmation from redis", model.ErrUnavailable)
+	}
+	out := make(chan *model.ConnectSessionEvent)
+	h.active.Add(1)
+	go h.forward(ctx, name, sub, out, recheck)
+	return out, nil
+}
+
+// forward moves one subscriber's events to the channel its transport reads, until the
+// subscription ends; it is the only goroutine a subscription adds.
+func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out chan<- *model.ConnectSessionEvent, recheck func(context.Context) error) {
+	defer h.active.Add(-1)
+	defer close(out)
+	defer h.remove(name, sub)
+	var tick <-chan time.Time
+	if recheck != nil {
+		t := time.NewTicker(h.opts.Recheck)
+		defer t.Stop()
+		tick = t.C
+	}
+	final := func(err error) {
+		if err == nil {
+			return
+		}
+		select {
+		case out <- &model.ConnectSessionEvent{Err: err}:
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-sub.fail:
+			final(err)
+			return
+		case <-tick:
+			if err := recheck(ctx); err != nil {
+				final(err)
+				return
+			}
+		case ev := <-sub.queue:
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			case err := <-sub.fail:
+				final(err)
+				return
+			}
+		}
+	}
+}
+
+// remove forgets a subscriber and unsubscribes its channel when it was the last one.
+func (h *Hub) remove(name string, sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch := h.channels[name]
+	if ch == nil {
+		return
+	}
+	delete(ch.subs, sub)
+	if len(ch.subs) > 0 {
+		return
+	}
+	delete(h.channels, name)
+	if !h.closed {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		// If this fails the connection is broken; Run notices and resubscribes only the
+		// channels still in use.
+		_ = h.ps.Unsubscribe(ctx, name)
+	}
+}
+
+// Run receives events until ctx ends or the Hub closes. When the Redis connection
+// breaks, every open subscription is ended with an error wrapping model.ErrUnavailable
+// (events may have been missed), and Run keeps trying to reconnect.
+func (h *Hub) Run(ctx context.Context) {
+	for {
+		msg, err := h.ps.Receive(ctx)
+		if ctx.Err() != nil || h.isClosed() {
+			return
+		}
+		if err != nil {
+			h.failAll(fmt.Errorf("cache: event stream interrupted: %w: %w", model.ErrUnavailable, err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				h.confirm(m.Channel)
+			}
+		case *redis.Message:
+			h.dispatch(ctx, m.Channel, m.Payload)
+
+		}
+	}
+}
+
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *Hub) confirm(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	waiting := h.pending[name]
+	if len(waiting) == 0 {
+		return // a resubscription after a reconnect
+	}
+	close(waiting[0].confirmed)
+	if len(waiting) == 1 {
+		delete(h.pending, name)
+	} else {
+		h.pending[name] = waiting[1:]
+	}
+}
+
+func (h *Hub) dispatch(ctx context.Context, name, payload string) {
+	h.mu.Lock()
+	ch := h.channels[name]
+	h.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	ev, err := h.store.decodeEvent(ch.tenant, payload)
+	if err != nil {
+		h.store.log.ErrorContext(ctx, "undecodable event", "channel", name, "err", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.channels[name].subsOrNil() {
+		select {
+		case sub.queue <- ev:
+		default:
+			h.dropped.Add(1)
+			delete(h.channels[name].subs, sub)
+			sub.end(fmt.Errorf("cache: %w: more than %d events behind", model.ErrSlowSubscriber, h.opts.Buffer))
+		}
+	}
+}
+
+func (c *channel) subsOrNil() map[*subscriber]struct{} {
+	if c == nil {
+		return nil
+	}
+	return c.subs
+}
+
+func (h *Hub) failAll(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range h.channels {
+		for sub := range ch.subs {
+			sub.end(err)
+		}
+	}
+	// Confirmations of commands sent before the break will not come.
+	clear(h.pending)
+}
+
+// Close ends every subscription cleanly (their streams complete without an error) and
+// closes the Redis pub/sub connection.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	for _, ch := range h.channels {
+		for sub := range ch.subs {
+			sub.end(nil)
+		}
+	}
+	h.mu.Unlock()
+	return h.ps.Close()
+}
+
+// decodeEvent turns a published message into the event subscribers receive.
+func (s *Store) decodeEvent(t model.Tenant, payload string) (*model.ConnectSessionEvent, error) {
+	var m eventMessage
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		return nil, fmt.Errorf("cache: decode event: %w", err)
+	}
+	typ := model.ConnectSessionEventType(m.Type)
+	if !typ.IsValid() {
+		return nil, errors.New("cache: decode event: unknown type " + m.Type)
+	}
+	ev := &model.ConnectSessionEvent{Type: typ, ID: m.ID, OccurredAt: fromMillis(m.At)}
+	if m.Record != nil {
+		r, err := decodeRecord(string(m.Record))
+		if err != nil {
+			return nil, err
+		}
+		ev.ConnectSession = r.session(t, s.now())
+	}
+	return ev, nil
+}
