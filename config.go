@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"connectsession/playground"
 )
 
 // config is the service's configuration: each setting is an environment variable and a
@@ -24,6 +27,10 @@ type config struct {
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
 	LogFormat          string
+	// Playground serves GraphiQL at /; PlaygroundAssetsDir, when set, is a local copy
+	// of its bundles (checked at startup) served at /assets/ instead of the CDN.
+	Playground          bool
+	PlaygroundAssetsDir string
 }
 
 // setting describes one configuration variable for flags, the environment and the README.
@@ -42,6 +49,8 @@ var settings = []setting{
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "text, or json for machine logs"},
+	{"PLAYGROUND", "true", "serve GraphiQL at /; false turns it off"},
+	{"PLAYGROUND_ASSETS_DIR", "", "folder with GraphiQL's bundles (filled by web/), served at /assets/ instead of the CDN"},
 }
 
 func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
@@ -110,6 +119,16 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	if c.Playground, err = strconv.ParseBool(get("PLAYGROUND")); err != nil {
+		errs = append(errs, fmt.Errorf("PLAYGROUND must be true or false, not %q", get("PLAYGROUND")))
+	}
+	// Checked only when it will be used: a copy that is missing or of other versions
+	// would leave the page blank in the browser, so say so at startup instead.
+	if c.PlaygroundAssetsDir = get("PLAYGROUND_ASSETS_DIR"); c.PlaygroundAssetsDir != "" && c.Playground {
+		if err := playground.CheckAssets(c.PlaygroundAssetsDir); err != nil {
+			errs = append(errs, fmt.Errorf("PLAYGROUND_ASSETS_DIR: %w", err))
+		}
 	}
 	return c, errors.Join(errs...)
 }

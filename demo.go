@@ -13,15 +13,15 @@ import (
 )
 
 // startDevelopment prepares the embedded store for a newcomer: a development key for
-// organization 1 (write, every project), printed with the header to paste into GraphiQL,
-// and a few demo sessions.
-func startDevelopment(ctx context.Context, store *cache.Store, url string, log *slog.Logger, stdout io.Writer) error {
+// organization 1 (write, every project), printed with its header and returned for
+// GraphiQL's Headers tab, and a few demo sessions.
+func startDevelopment(ctx context.Context, store *cache.Store, url string, log *slog.Logger, stdout io.Writer) (string, error) {
 	key, _, err := auth.Issue(ctx, store, 1, nil, model.RoleWrite, "development", time.Now())
 	if err != nil {
-		return fmt.Errorf("development key: %w", err)
+		return "", fmt.Errorf("development key: %w", err)
 	}
 	if err := seedDemo(ctx, store); err != nil {
-		return fmt.Errorf("seed demo sessions: %w", err)
+		return "", fmt.Errorf("seed demo sessions: %w", err)
 	}
 	log.Warn("using the embedded in-memory Redis: data is in memory only and lost when the process stops; set REDIS_URL to keep it")
 	fmt.Fprintf(stdout, `
@@ -32,14 +32,14 @@ ConnectSession API (embedded in-memory Redis: data is lost when the process stop
 
 Development API key (organization 1, write, all projects):
   %[2]s
-Paste into GraphiQL's Headers tab:
+GraphiQL's Headers tab has it filled in:
   {"Authorization": "Bearer %[2]s"}
 Or call it with curl:
   curl -s %[1]s/graphql -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"query":"{ connectSessions(organizationId: 1, projectId: \"demo\") { totalCount nodes { id originOwnerName status } } }"}'
 
 `, url, key)
-	return nil
+	return key, nil
 }
 
 // seedDemo adds a few sessions to organization 1, project "demo", so that a newcomer's

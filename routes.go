@@ -5,8 +5,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
+
+	"connectsession/playground"
 )
 
 // pinger is what readiness needs: an answer from Redis.
@@ -14,11 +15,17 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// routes wires the HTTP surface of section 7 of the API contract.
-func routes(cfg *config, gql http.Handler, store pinger) http.Handler {
+// routes wires the HTTP surface of section 7 of the API contract. page is GraphiQL at /,
+// nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
+func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", gql)
-	mux.Handle("GET /{$}", playground.Handler("ConnectSession", "/graphql"))
+	if page != nil {
+		mux.Handle("GET /{$}", page)
+		if cfg.PlaygroundAssetsDir != "" {
+			mux.Handle("GET "+playground.AssetsPath, playground.Assets(cfg.PlaygroundAssetsDir))
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -21,6 +21,7 @@ import (
 
 	"connectsession/auth"
 	"connectsession/cache"
+	"connectsession/playground"
 	"connectsession/resolvers"
 )
 
@@ -66,22 +67,23 @@ func (b *backend) Close() {
 
 // openRedis connects to the configured Redis, or starts the embedded one.
 func openRedis(cfg *config) (*backend, error) {
-	switch {
-	case len(cfg.RedisClusterAddrs) > 0:
-		return &backend{rdb: redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})}, nil
-	case cfg.RedisURL != "":
-		opts, err := redis.ParseURL(cfg.RedisURL)
+	if cfg.RedisURL != "" || len(cfg.RedisClusterAddrs) > 0 {
+		rdb, err := cache.Connect(cfg.RedisURL, cfg.RedisClusterAddrs)
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return &backend{rdb: redis.NewClient(opts)}, nil
-	default:
-		e, err := cache.StartEmbedded(time.Second)
-		if err != nil {
-			return nil, err
-		}
-		return &backend{rdb: redis.NewClient(&redis.Options{Addr: e.Addr()}), embedded: e}, nil
+		return &backend{rdb: rdb}, nil
 	}
+	e, err := cache.StartEmbedded(time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := cache.Connect("redis://"+e.Addr(), nil)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return &backend{rdb: rdb, embedded: e}, nil
 }
 
 func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
@@ -99,9 +101,15 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
 	go svc.store.RunRetention(bg, time.Minute)
+	go svc.hub.Run(bg)
 
+	// Requests (and the WebSockets they turn into) live in connCtx, which is cancelled
+	// after Shutdown: hijacked connections are not Shutdown's to close.
+	connCtx, cancelConns := context.WithCancel(context.Background())
+	defer cancelConns()
 	srv := &http.Server{
 		Handler:           svc.handler,
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -114,8 +122,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
 	if be.embedded != nil {
-		if err := startDevelopment(ctx, svc.store, url, log, stdout); err != nil {
+		key, err := startDevelopment(ctx, svc.store, url, log, stdout)
+		if err != nil {
 			return err
+		}
+		if svc.page != nil {
+			svc.page.SetHeaders(bearer(key))
 		}
 	}
 
@@ -127,9 +139,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Subscriptions first, so their streams complete cleanly, then HTTP, then the
+	// remaining connections; Redis and the embedded server close on return.
+	_ = svc.hub.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	cancelConns()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -138,19 +155,28 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	return nil
 }
 
-// service is the wired application: the store, the key checks and the HTTP handler.
+// service is the wired application: the store, the event hub, the key checks and the
+// HTTP handler.
 type service struct {
 	store   *cache.Store
+	hub     *cache.Hub
 	authz   *auth.Authorizer
 	handler http.Handler
+	page    *playground.Page // GraphiQL at /, nil when off
 }
 
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *service {
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
+	hub := store.NewHub(cache.HubOptions{})
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
-	res := &resolvers.Resolver{Store: store, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
-	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{Logger: log})
-	return &service{store: store, authz: authz, handler: routes(cfg, auth.Middleware(gql), store)}
+	res := &resolvers.Resolver{Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
+	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
+		Logger:         log,
+		WebSocketInit:  auth.FromInitPayload,
+		AllowedOrigins: cfg.CORSAllowedOrigins,
+	})
+	page := newPlayground(cfg)
+	return &service{store: store, hub: hub, authz: authz, page: page, handler: routes(cfg, auth.Middleware(gql), store, page)}
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.

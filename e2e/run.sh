@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The real-client suite: builds the service, starts it, and runs every *.test.mjs here
+# with `node --test` against it (browser tests in Debian's Chromium, installed with
+# apt-get when missing). .ci/run calls it; it also runs alone: bash e2e/run.sh
+#
+# What the tests get from the environment:
+#   CS_URL         base URL of a server in embedded mode (in-memory Redis, demo data)
+#                  that serves GraphiQL's bundles itself (PLAYGROUND_ASSETS_DIR)
+#   CS_DEV_KEY     the development API key that server printed (write, organization 1)
+#   CHROMIUM_PATH  the browser for playwright-core
+# Another server (say one on a real Redis) is one more start_server call below, with
+# its own name and environment; export its URL for the tests that need it.
+# Servers are stopped and temporary files removed however the run ends.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/cs-e2e.XXXXXX")
+server_pids=()
+server_logs=()
+
+cleanup() {
+  local pid
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n== e2e: %s\n' "$*"; }
+
+npm_ci() { # dir
+  (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+ensure_chromium() {
+  export CHROMIUM_PATH=/usr/bin/chromium
+  if [ ! -x "$CHROMIUM_PATH" ]; then
+    step "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  "$CHROMIUM_PATH" --version 2>/dev/null # Debian's launcher script warns on stderr
+}
+
+# start_server NAME [VAR=value ...]: starts the service binary on a free loopback port
+# with only the given settings (none inherited from this shell, so REDIS_URL from
+# .ci/run does not leak into an embedded-mode server), waits until /readyz answers, and
+# sets NAME_URL (base URL) and NAME_OUT (file with its stdout, where embedded mode
+# prints its key). Its log is printed if the tests fail.
+start_server() {
+  local name=$1; shift
+  local out="$work/$name.out" log="$work/$name.log" unset_args=() var
+  for var in "${service_settings[@]}"; do unset_args+=(-u "$var"); done
+  # Port 0: the kernel picks a free port, which the "listening" log line reports.
+  env "${unset_args[@]}" "$@" ADDR=127.0.0.1:0 LOG_FORMAT=json "$work/connectsession" >"$out" 2>"$log" &
+  local pid=$!
+  server_pids+=("$pid")
+  server_logs+=("$log")
+  local addr="" deadline=$((SECONDS + 30))
+  while [ -z "$addr" ]; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "server $name did not start listening:"; cat "$log"; return 1
+    fi
+    sleep 0.05
+    addr=$(sed -n 's/.*"msg":"listening".*"addr":"\([^"]*\)".*/\1/p' "$log" | head -n1)
+  done
+  local url="http://$addr"
+  until curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "server $name never became ready:"; cat "$log"; return 1
+    fi
+    sleep 0.05
+  done
+  printf -v "${name}_URL" '%s' "$url"
+  printf -v "${name}_OUT" '%s' "$out"
+  echo "$name: $url"
+}
+
+step "npm ci (e2e/, web/)"
+npm_ci "$here"
+npm_ci "$repo/web"
+
+step "chromium"
+ensure_chromium
+
+step "build"
+(cd "$repo" && go build -o "$work/connectsession" .)
+# Every setting the binary reads, from its -help ("... ($NAME)"), for start_server.
+mapfile -t service_settings < <("$work/connectsession" -help 2>&1 | grep -o '(\$[A-Z0-9_]*)' | tr -d '($)' || true)
+if [ "${#service_settings[@]}" -eq 0 ]; then
+  echo "could not read the settings from connectsession -help"; exit 1
+fi
+
+step "GraphiQL bundles for offline use"
+node "$repo/web/copy-assets.mjs" "$work/assets"
+
+step "start the service"
+start_server CS PLAYGROUND_ASSETS_DIR="$work/assets"
+CS_DEV_KEY=$(grep -o -m1 'csk_[0-9a-f]\{16\}_[A-Za-z0-9_-]\{43\}' "$CS_OUT" || true)
+if [ -z "$CS_DEV_KEY" ]; then
+  echo "the embedded-mode server printed no development key:"; cat "$CS_OUT"; exit 1
+fi
+export CS_URL CS_DEV_KEY
+
+step "node --test"
+if ! (cd "$here" && node --test); then
+  for log in "${server_logs[@]}"; do
+    printf '\n-- %s (last 50 lines)\n' "$log"; tail -n 50 "$log"
+  done
+  exit 1
+fi
+echo "screenshots: $here/artifacts/"

@@ -1,0 +1,57 @@
+package main
+
+import "connectsession/playground"
+
+// exampleOperations is GraphiQL's editor content on a first visit: one operation of each
+// kind a newcomer tries first, against the demo sessions of embedded mode. A test
+// validates it against schema.graphqls.
+const exampleOperations = `# ConnectSession API: press the run button and pick an
+# operation (or press Ctrl-Enter with the cursor in one).
+# Calls need an API key in the Headers tab:
+#   {"Authorization": "Bearer <key>"}
+# In embedded development mode it is filled in already.
+
+query ListSessions {
+  connectSessions(organizationId: 1, projectId: "demo", first: 10) {
+    totalCount
+    nodes { id originOwnerName provider categories status createdAt expiresAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+query ReadSession {
+  connectSession(organizationId: 1, projectId: "demo", id: 1) {
+    id originOwnerId originOwnerName originUsername provider categories label
+    metadata type status createdAt expiresAt authenticatedAt updatedAt
+  }
+}
+
+mutation CreateSession {
+  createConnectSession(input: {
+    organizationId: 1, projectId: "demo",
+    originOwnerId: "umbrella", originOwnerName: "Umbrella Corp",
+    provider: "personio", categories: [HRIS], expiresIn: 3600
+  }) {
+    token
+    connectSession { id status expiresAt }
+  }
+}
+`
+
+// newPlayground is the page at / for cfg, or nil when PLAYGROUND=false. Its Headers tab
+// is empty until the embedded mode's development key is set on it.
+func newPlayground(cfg *config) *playground.Page {
+	if !cfg.Playground {
+		return nil
+	}
+	opts := playground.Options{Title: "ConnectSession GraphiQL", Endpoint: "/graphql", Query: exampleOperations}
+	if cfg.PlaygroundAssetsDir != "" {
+		opts.AssetsURL = playground.AssetsPath
+	}
+	return playground.New(opts)
+}
+
+// bearer is the Headers tab's content for an API key.
+func bearer(key string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + key}
+}

@@ -1,0 +1,145 @@
+package playground
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// webDir is web/, where the offline copy's npm packages are pinned.
+const webDir = "../web"
+
+// The page's CDN URLs and the offline copy must be the same files: the versions and
+// files of bundles must be web/package.json's.
+func TestVersionsMatchWebPackage(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(webDir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Dependencies     map[string]string   `json:"dependencies"`
+		PlaygroundAssets map[string][]string `json:"playgroundAssets"`
+	}
+	if err := json.Unmarshal(raw, &pkg); err != nil {
+		t.Fatalf("web/package.json: %v", err)
+	}
+	versions, files := packages()
+	if !maps.Equal(pkg.Dependencies, versions) {
+		t.Errorf("web/package.json dependencies: got %v, want the pinned %v", pkg.Dependencies, versions)
+	}
+	if !reflect.DeepEqual(pkg.PlaygroundAssets, files) {
+		t.Errorf("web/package.json playgroundAssets: got %v, want %v", pkg.PlaygroundAssets, files)
+	}
+
+	// The lock file must install exactly those versions.
+	raw, err = os.ReadFile(filepath.Join(webDir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version string `json:"version"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(raw, &lock); err != nil {
+		t.Fatalf("web/package-lock.json: %v", err)
+	}
+	for name, v := range versions {
+		if got := lock.Packages["node_modules/"+name].Version; got != v {
+			t.Errorf("web/package-lock.json: %s is %q, want %q", name, got, v)
+		}
+	}
+}
+
+// The integrity hashes are those of the published files, when web/ has installed them
+// (bash e2e/run.sh does, and the browser checks them there too).
+func TestIntegrityMatchesNodeModules(t *testing.T) {
+	modules := filepath.Join(webDir, "node_modules")
+	if _, err := os.Stat(modules); err != nil {
+		t.Skip("web/node_modules is not installed (cd web && npm ci)")
+	}
+	for _, b := range bundles {
+		data, err := os.ReadFile(filepath.Join(modules, filepath.FromSlash(b.pkg), filepath.FromSlash(b.file)))
+		if err != nil {
+			t.Errorf("%s: %v", b.path(), err)
+			continue
+		}
+		if got := sri(data); got != b.integrity {
+			t.Errorf("%s: npm's file is %s, the table says %s", b.path(), got, b.integrity)
+		}
+	}
+}
+
+func TestBundlesAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, b := range bundles {
+		if seen[b.path()] {
+			t.Errorf("%s twice", b.path())
+		}
+		seen[b.path()] = true
+		if !fs.ValidPath(b.path()) || !strings.HasPrefix(b.integrity, "sha256-") {
+			t.Errorf("bad bundle %+v", b)
+		}
+	}
+	// Scripts in load order: the explorer reads GraphiQL's globals, GraphiQL React's.
+	var scripts []string
+	for _, b := range bundles {
+		if !b.isStyle() {
+			scripts = append(scripts, b.pkg)
+		}
+	}
+	if want := []string{"react", "react-dom", "graphiql", "@graphiql/plugin-explorer"}; !slices.Equal(scripts, want) {
+		t.Errorf("script order: got %v, want %v", scripts, want)
+	}
+}
+
+func TestCheckAssets(t *testing.T) {
+	fake := []bundle{
+		{"lib", "1.0.0", "dist/index.js", sri([]byte("var lib;"))},
+		{"@scope/x", "2.0.0", "style.css", sri([]byte("body{}"))},
+	}
+	good := map[string]string{"lib@1.0.0/dist/index.js": "var lib;", "@scope/x@2.0.0/style.css": "body{}"}
+	if err := checkAssets(assetsDir(t, good), fake); err != nil {
+		t.Errorf("a complete folder: %v", err)
+	}
+
+	cases := []struct {
+		name  string
+		dir   string
+		wants []string
+	}{
+		{"missing folder", filepath.Join(t.TempDir(), "nope"), []string{"nope", "no such file", "npm run copy --"}},
+		{"a file", filepath.Join(assetsDir(t, good), "lib@1.0.0", "dist", "index.js"), []string{"not a directory"}},
+		{"empty", assetsDir(t, nil), []string{"lacks lib@1.0.0/dist/index.js, @scope/x@2.0.0/style.css", "npm run copy --"}},
+		{"other version", assetsDir(t, map[string]string{"lib@1.0.0/dist/index.js": "var lib = 2;", "@scope/x@2.0.0/style.css": "body{}"}),
+			[]string{"has other versions of lib@1.0.0/dist/index.js"}},
+	}
+	for _, c := range cases {
+		err := checkAssets(c.dir, fake)
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		for _, want := range c.wants {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q lacks %q", c.name, err, want)
+			}
+		}
+	}
+	if err := checkAssets(filepath.Join(t.TempDir(), "nope"), fake); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing folder: got %v, want fs.ErrNotExist", err)
+	}
+
+	// The real table names the real files.
+	err := CheckAssets(assetsDir(t, nil))
+	if err == nil || !strings.Contains(err.Error(), "graphiql@"+GraphiQLVersion+"/dist/index.umd.js") {
+		t.Errorf("CheckAssets on an empty folder: got %v", err)
+	}
+}
