@@ -69,6 +69,12 @@ func (a *Authorizer) Authorize(ctx context.Context, t model.Tenant, write bool) 
 	return key.Allows(t, write)
 }
 
+// Authenticate implements resolvers.Authorizer: the caller must present a valid key.
+func (a *Authorizer) Authenticate(ctx context.Context) error {
+	_, err := a.Caller(ctx)
+	return err
+}
+
 // Caller returns the verified key behind ctx: an error wrapping
 // model.ErrUnauthenticated when there is none or it is not valid, or wrapping
 // model.ErrUnavailable when the key store cannot be reached.

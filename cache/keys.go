@@ -103,8 +103,11 @@ func (k keys) tenantBase(t model.Tenant) string {
 	return k.prefix + ":{" + tenantTag(t) + "}:"
 }
 
-func (k keys) record(t model.Tenant, id int) string {
-	return k.tenantBase(t) + "s:" + strconv.Itoa(id)
+func (k keys) record(t model.Tenant, id int) string { return k.recordOfTag(tenantTag(t), id) }
+
+// recordOfTag is the record key from a tenant tag as stored in pointers.
+func (k keys) recordOfTag(tag string, id int) string {
+	return k.prefix + ":{" + tag + "}:s:" + strconv.Itoa(id)
 }
 
 func (k keys) recordPrefix(t model.Tenant) string { return k.tenantBase(t) + "s:" }

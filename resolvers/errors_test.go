@@ -98,6 +98,10 @@ func (f failingStore) Revoke(context.Context, model.Tenant, int) (*model.Connect
 
 func (f failingStore) Delete(context.Context, model.Tenant, int) (bool, error) { return false, f.err }
 
+func (f failingStore) GetMany(context.Context, []int) ([]*model.ConnectSession, error) {
+	return nil, f.err
+}
+
 var _ resolvers.Store = failingStore{}
 
 // everyOperation calls each operation once with valid arguments.

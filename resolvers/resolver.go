@@ -20,6 +20,9 @@ type Store interface {
 	Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error)
 	Revoke(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error)
 	Delete(ctx context.Context, t model.Tenant, id int) (bool, error)
+	// GetMany returns sessions by id whatever their tenant, in input order, nil where
+	// there is none; the caller checks each tenant.
+	GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession, error)
 }
 
 // Events is what the subscription needs: a tenant's events from now on, ended (after a
@@ -33,6 +36,9 @@ type Events interface {
 // model.ErrUnauthenticated or model.ErrForbidden to refuse.
 type Authorizer interface {
 	Authorize(ctx context.Context, t model.Tenant, write bool) error
+	// Authenticate checks that the caller has a valid credential at all, for operations
+	// whose tenants are only known once read (federation entity lookups).
+	Authenticate(ctx context.Context) error
 }
 
 // AllowAll is the Authorizer that lets every caller through.
@@ -40,6 +46,9 @@ type AllowAll struct{}
 
 // Authorize never refuses.
 func (AllowAll) Authorize(context.Context, model.Tenant, bool) error { return nil }
+
+// Authenticate never refuses.
+func (AllowAll) Authenticate(context.Context) error { return nil }
 
 // Resolver is the root resolver; its fields are its dependencies.
 type Resolver struct {

@@ -12,6 +12,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+type ConnectSessionByIDsInput struct {
+	ID int `json:"ID"`
+}
+
 // One session in a page, with the cursor that points at it.
 type ConnectSessionEdge struct {
 	// An opaque cursor for `after` / `before`; it stays valid after the session is deleted.

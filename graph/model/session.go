@@ -119,3 +119,6 @@ type ListQuery struct {
 	// equality filters are combined.
 	WantCount bool
 }
+
+// IsEntity marks ConnectSession as a federation entity (@key(fields: "id")).
+func (ConnectSession) IsEntity() {}
