@@ -23,6 +23,7 @@ type config struct {
 	RedisClusterAddrs  []string
 	RedisKeyPrefix     string
 	SessionRetention   time.Duration
+	APQTTL             time.Duration
 	AuthLinkBaseURL    *url.URL
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
@@ -45,6 +46,7 @@ var settings = []setting{
 	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
 	{"REDIS_KEY_PREFIX", "cs", "prefix of every key, so deployments can share a Redis"},
 	{"SESSION_RETENTION", "720h", "how long an expired session is kept before removal"},
+	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -107,6 +109,9 @@ func buildConfig(get func(string) string) (*config, error) {
 		errs = append(errs, fmt.Errorf("SESSION_RETENTION must be a positive duration such as 720h, not %q", get("SESSION_RETENTION")))
 	}
 	c.SessionRetention = d
+	if c.APQTTL, err = time.ParseDuration(get("APQ_TTL")); err != nil || c.APQTTL <= 0 {
+		errs = append(errs, fmt.Errorf("APQ_TTL must be a positive duration such as 24h, not %q", get("APQ_TTL")))
+	}
 	if raw := get("AUTH_LINK_BASE_URL"); raw != "" {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

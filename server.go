@@ -160,6 +160,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 type service struct {
 	store   *cache.Store
 	hub     *cache.Hub
+	apq     *cache.APQ
 	authz   *auth.Authorizer
 	handler http.Handler
 	page    *playground.Page // GraphiQL at /, nil when off
@@ -168,15 +169,17 @@ type service struct {
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *service {
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
 	hub := store.NewHub(cache.HubOptions{})
+	apq := store.NewAPQ(cfg.APQTTL)
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
-		Logger:         log,
-		WebSocketInit:  auth.FromInitPayload,
-		AllowedOrigins: cfg.CORSAllowedOrigins,
+		Logger:           log,
+		WebSocketInit:    auth.FromInitPayload,
+		AllowedOrigins:   cfg.CORSAllowedOrigins,
+		PersistedQueries: apq,
 	})
 	page := newPlayground(cfg)
-	return &service{store: store, hub: hub, authz: authz, page: page, handler: routes(cfg, auth.Middleware(gql), store, page)}
+	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page, handler: routes(cfg, auth.Middleware(gql), store, page)}
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.

@@ -19,6 +19,7 @@ const (
 	CodeForbidden       = "FORBIDDEN"
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeNotFound        = "NOT_FOUND"
+	CodeBadRequest      = "BAD_REQUEST"
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
@@ -82,7 +83,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr // coded by gqlgen or an extension (parse, validation, APQ, limits)
 		}
 		if gqlErr.Err == nil && gqlErr.Path == nil {
-			return gqlErr // a request-level message gqlgen produced itself
+			// A request-level message gqlgen produced itself (an undecodable body, bad
+			// APQ extension data, a hash that does not match its query): the request is
+			// malformed, as Apollo Server's BAD_REQUEST says.
+			setCode(gqlErr, CodeBadRequest)
+			return gqlErr
 		}
 		log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
 		gqlErr.Message = internalMessage

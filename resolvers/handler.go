@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -26,6 +27,9 @@ type HandlerOptions struct {
 	// AllowedOrigins are the browser origins (such as https://app.example.com) that may
 	// open WebSockets besides the service's own.
 	AllowedOrigins []string
+	// PersistedQueries, when set, turns on automatic persisted queries (Apollo's
+	// protocol, over POST and GET) with this hash → query store.
+	PersistedQueries graphql.Cache[string]
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -67,6 +71,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
 	srv.Use(extension.Introspection{})
+	if opts.PersistedQueries != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
+	}
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv

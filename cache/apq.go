@@ -1,0 +1,95 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultAPQTTL is how long a registered persisted query is kept in Redis after its
+// registration unless configured otherwise.
+const DefaultAPQTTL = 24 * time.Hour
+
+// APQ is the store of automatic persisted queries (Apollo's protocol): SHA-256 hash →
+// query text, in Redis under the key prefix with a TTL so every instance shares the
+// registrations, with an in-process LRU in front (a hash names its text for good, so a
+// cached entry never goes stale). It implements gqlgen's graphql.Cache[string].
+type APQ struct {
+	store *Store
+	ttl   time.Duration
+	local *lru.Cache[string, string]
+	log   *slog.Logger
+
+	hits, misses, errors atomic.Int64
+}
+
+// NewAPQ returns the persisted-query store; ttl <= 0 means DefaultAPQTTL.
+func (s *Store) NewAPQ(ttl time.Duration) *APQ {
+	if ttl <= 0 {
+		ttl = DefaultAPQTTL
+	}
+	local, _ := lru.New[string, string](2048) // the size is positive
+	return &APQ{store: s, ttl: ttl, local: local, log: s.log}
+}
+
+func (k keys) apq(hash string) string { return k.prefix + ":apq:" + hash }
+
+// validHash reports whether h is a lower-case hex SHA-256, the only thing worth looking up.
+func validHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Get returns the query registered under hash. A Redis error counts as a miss (the
+// client then sends the full query) and is logged and counted.
+func (a *APQ) Get(ctx context.Context, hash string) (string, bool) {
+	if q, ok := a.local.Get(hash); ok {
+		a.hits.Add(1)
+		return q, true
+	}
+	if !validHash(hash) {
+		a.misses.Add(1)
+		return "", false
+	}
+	q, err := a.store.rdb.Get(ctx, a.store.k.apq(hash)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		a.misses.Add(1)
+		return "", false
+	case err != nil:
+		a.errors.Add(1)
+		a.misses.Add(1)
+		a.log.WarnContext(ctx, "persisted query lookup failed; treated as a miss", "err", err)
+		return "", false
+	}
+	a.local.Add(hash, q)
+	a.hits.Add(1)
+	return q, true
+}
+
+// Add registers query under hash (gqlgen has checked that the hash matches). A Redis
+// error is logged and counted; the request runs anyway with the text it carries.
+func (a *APQ) Add(ctx context.Context, hash, query string) {
+	a.local.Add(hash, query)
+	if err := a.store.rdb.Set(ctx, a.store.k.apq(hash), query, a.ttl).Err(); err != nil {
+		a.errors.Add(1)
+		a.log.WarnContext(ctx, "persisted query not stored in redis; other instances will ask for it again", "err", err)
+	}
+}
+
+// Stats returns the hits, misses and Redis errors seen so far.
+func (a *APQ) Stats() (hits, misses, errs int64) {
+	return a.hits.Load(), a.misses.Load(), a.errors.Load()
+}
