@@ -24,6 +24,13 @@ type config struct {
 	RedisKeyPrefix     string
 	SessionRetention   time.Duration
 	APQTTL             time.Duration
+	MaxBodyBytes       int64
+	RequestTimeout     time.Duration
+	ComplexityLimit    int
+	DepthLimit         int
+	AliasLimit         int
+	Introspection      bool
+	AuthenticateRate   int
 	AuthLinkBaseURL    *url.URL
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
@@ -46,6 +53,13 @@ var settings = []setting{
 	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
 	{"REDIS_KEY_PREFIX", "cs", "prefix of every key, so deployments can share a Redis"},
 	{"SESSION_RETENTION", "720h", "how long an expired session is kept before removal"},
+	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
+	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
+	{"COMPLEXITY_LIMIT", "10000", "most an operation may cost (a list's fields count once per item it can hold)"},
+	{"DEPTH_LIMIT", "10", "deepest selection an operation may have (introspection not counted)"},
+	{"ALIAS_LIMIT", "30", "most aliased fields one operation may use"},
+	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
+	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
@@ -109,6 +123,24 @@ func buildConfig(get func(string) string) (*config, error) {
 		errs = append(errs, fmt.Errorf("SESSION_RETENTION must be a positive duration such as 720h, not %q", get("SESSION_RETENTION")))
 	}
 	c.SessionRetention = d
+	positive := func(name string, min int) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n < min {
+			errs = append(errs, fmt.Errorf("%s must be a whole number of at least %d, not %q", name, min, get(name)))
+		}
+		return n
+	}
+	c.MaxBodyBytes = int64(positive("MAX_BODY_BYTES", 1024))
+	c.ComplexityLimit = positive("COMPLEXITY_LIMIT", 1)
+	c.DepthLimit = positive("DEPTH_LIMIT", 1)
+	c.AliasLimit = positive("ALIAS_LIMIT", 1)
+	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
+	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
+	}
+	if c.Introspection, err = strconv.ParseBool(get("INTROSPECTION")); err != nil {
+		errs = append(errs, fmt.Errorf("INTROSPECTION must be true or false, not %q", get("INTROSPECTION")))
+	}
 	if c.APQTTL, err = time.ParseDuration(get("APQ_TTL")); err != nil || c.APQTTL <= 0 {
 		errs = append(errs, fmt.Errorf("APQ_TTL must be a positive duration such as 24h, not %q", get("APQ_TTL")))
 	}

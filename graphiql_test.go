@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,7 +171,7 @@ func TestPlaygroundLocalAssetsRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config{Playground: true, PlaygroundAssetsDir: dir}
-	srv := httptest.NewServer(routes(cfg, http.NotFoundHandler(), okPinger{}, newPlayground(cfg)))
+	srv := httptest.NewServer(routes(cfg, http.NotFoundHandler(), okPinger{}, newPlayground(cfg), http.NotFoundHandler(), slog.New(slog.DiscardHandler)))
 	t.Cleanup(srv.Close)
 
 	status, body := getPage(t, srv.URL+"/")

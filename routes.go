@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/rs/cors"
 
+	"connectsession/auth"
 	"connectsession/playground"
 )
 
@@ -17,9 +19,13 @@ type pinger interface {
 
 // routes wires the HTTP surface of section 7 of the API contract. page is GraphiQL at /,
 // nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
-func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page) http.Handler {
+//
+// /graphql passes, in order: the CSRF rule, the body limit and request deadline, the
+// client's address, and the API key's extraction. Every request is logged with an id.
+func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
+	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, withClientAddr(auth.Middleware(gql)))))
+	mux.Handle("GET /metrics", metrics)
 	if page != nil {
 		mux.Handle("GET /{$}", page)
 		if cfg.PlaygroundAssetsDir != "" {
@@ -42,7 +48,7 @@ func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page) 
 			MaxAge: 600,
 		}).Handler(h)
 	}
-	return h
+	return accessLog(log, h)
 }
 
 // readyz answers 200 while Redis answers a PING within a second, 503 otherwise.

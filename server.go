@@ -170,16 +170,25 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *servi
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL)
+	m := newMetrics(hub, apq)
+	rdb.AddHook(redisHook{m})
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
-	res := &resolvers.Resolver{Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL}
+	res := &resolvers.Resolver{
+		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
+		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
+	}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
-		Logger:           log,
-		WebSocketInit:    auth.FromInitPayload,
-		AllowedOrigins:   cfg.CORSAllowedOrigins,
-		PersistedQueries: apq,
+		Logger:               log,
+		WebSocketInit:        auth.FromInitPayload,
+		AllowedOrigins:       cfg.CORSAllowedOrigins,
+		PersistedQueries:     apq,
+		Observe:              m.observe,
+		DisableIntrospection: !cfg.Introspection,
+		Limits:               resolvers.Limits{Complexity: cfg.ComplexityLimit, Depth: cfg.DepthLimit, Aliases: cfg.AliasLimit},
 	})
 	page := newPlayground(cfg)
-	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page, handler: routes(cfg, auth.Middleware(gql), store, page)}
+	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page,
+		handler: routes(cfg, gql, store, page, m.handler(), log)}
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.

@@ -9,6 +9,7 @@ import (
 	"connectsession/graph"
 	"connectsession/graph/model"
 	"context"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -19,6 +20,9 @@ func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps [
 	// is a valid key at all, then each session against it.
 	if err := r.Auth.Authenticate(ctx); err != nil {
 		return nil, err
+	}
+	if len(reps) > MaxRepresentations {
+		return nil, model.Invalid("representations", fmt.Sprintf("must hold at most %d entities", MaxRepresentations))
 	}
 	ids := make([]int, len(reps))
 	for i, rep := range reps {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -22,6 +23,7 @@ const (
 	CodeBadRequest      = "BAD_REQUEST"
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
+	CodeRateLimited     = "RATE_LIMITED"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
@@ -63,6 +65,13 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if field != "" {
 				gqlErr.Extensions["field"] = field
 			}
+			return gqlErr
+		}
+		var limited *model.RateLimitError
+		if errors.As(err, &limited) {
+			gqlErr.Message = "too many requests; retry later"
+			setCode(gqlErr, CodeRateLimited)
+			gqlErr.Extensions["retryAfter"] = int(math.Ceil(limited.RetryAfter.Seconds()))
 			return gqlErr
 		}
 		for _, k := range errorKinds {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -30,6 +32,14 @@ type HandlerOptions struct {
 	// PersistedQueries, when set, turns on automatic persisted queries (Apollo's
 	// protocol, over POST and GET) with this hash → query store.
 	PersistedQueries graphql.Cache[string]
+	// Observe, when set, is told of every query and mutation once it is answered: its
+	// root fields (sorted, comma-joined: a bounded set), the first error's
+	// extensions.code or "OK", and how long it took.
+	Observe func(ctx context.Context, operation, code string, took time.Duration)
+	// Limits bound each operation's cost, depth and aliases.
+	Limits Limits
+	// DisableIntrospection turns off __schema and __type (federation's _service stays).
+	DisableIntrospection bool
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -51,7 +61,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if r.Auth == nil {
 		r.Auth = AllowAll{}
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	opts.Limits.defaults()
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexity()}))
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: originHosts(opts.AllowedOrigins),
@@ -71,8 +82,13 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
 	srv.Use(extension.Introspection{})
+	srv.Use(extension.FixedComplexityLimit(opts.Limits.Complexity))
+	srv.Use(shapeLimit{Limits: opts.Limits, noIntrospection: opts.DisableIntrospection})
 	if opts.PersistedQueries != nil {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
+	}
+	if opts.Observe != nil {
+		srv.AroundResponses(observe(opts.Observe))
 	}
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(Recover(opts.Logger))
@@ -90,4 +106,31 @@ func originHosts(origins []string) []string {
 		}
 	}
 	return out
+}
+
+// observe reports each query and mutation to fn once its response is ready.
+func observe(fn func(ctx context.Context, operation, code string, took time.Duration)) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if !graphql.HasOperationContext(ctx) {
+			return resp
+		}
+		opCtx := graphql.GetOperationContext(ctx)
+		if opCtx.Operation == nil || opCtx.Operation.Operation == ast.Subscription || resp == nil {
+			return resp
+		}
+		var fields []string
+		for _, sel := range opCtx.Operation.SelectionSet {
+			if f, ok := sel.(*ast.Field); ok && !slices.Contains(fields, f.Name) {
+				fields = append(fields, f.Name)
+			}
+		}
+		slices.Sort(fields)
+		code := "OK"
+		if len(resp.Errors) > 0 {
+			code, _ = resp.Errors[0].Extensions["code"].(string)
+		}
+		fn(ctx, strings.Join(fields, ","), code, time.Since(opCtx.Stats.OperationStart))
+		return resp
+	}
 }

@@ -6,6 +6,7 @@ package resolvers
 import (
 	"context"
 	"net/url"
+	"time"
 
 	"connectsession/graph/model"
 )
@@ -29,6 +30,25 @@ type Store interface {
 // last event carrying Err, when it failed) when ctx ends or recheck returns an error.
 type Events interface {
 	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error)
+}
+
+// RateLimiter takes one request from a subject's per-minute allowance, shared by every
+// instance; it reports whether there was one and, if not, when to retry.
+type RateLimiter interface {
+	Allow(ctx context.Context, subject string, perMinute int) (bool, time.Duration, error)
+}
+
+type clientAddrKey struct{}
+
+// WithClientAddr returns ctx carrying the address of the client behind the request, for
+// per-address rate limits.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, addr)
+}
+
+func clientAddr(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddrKey{}).(string)
+	return a
 }
 
 // Authorizer decides whether the caller behind ctx may read (write false) or change
@@ -59,6 +79,10 @@ type Resolver struct {
 	// AuthLinkBaseURL, when set, makes createConnectSession return
 	// authLinkUrl = <base>?token=<token>.
 	AuthLinkBaseURL *url.URL
+	// Limiter and AuthenticatePerMinute bound authenticateConnectSession calls per
+	// client address (token guessing); nil or 0 means no limit.
+	Limiter               RateLimiter
+	AuthenticatePerMinute int
 }
 
 // scope is the single point where every operation's tenant is authorized and its

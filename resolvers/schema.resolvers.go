@@ -39,6 +39,15 @@ func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model
 
 // AuthenticateConnectSession is the resolver for the authenticateConnectSession field.
 func (r *mutationResolver) AuthenticateConnectSession(ctx context.Context, token string) (*model.ConnectSession, error) {
+	if r.Limiter != nil && r.AuthenticatePerMinute > 0 {
+		ok, retry, err := r.Limiter.Allow(ctx, "authenticate:"+clientAddr(ctx), r.AuthenticatePerMinute)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &model.RateLimitError{RetryAfter: retry}
+		}
+	}
 	if len(token) == 0 || len(token) > 256 {
 		return nil, model.ErrUnauthenticated
 	}

@@ -1,6 +1,9 @@
 package model
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // The error kinds of the service. Every layer wraps one of these (with %w) and the
 // GraphQL error presenter maps each to its extensions.code.
@@ -41,3 +44,18 @@ func (e *InputError) Is(target error) bool { return target == ErrInvalid }
 func Invalid(field, message string) error {
 	return &InputError{Field: field, Message: message}
 }
+
+// ErrRateLimited: the caller used up its allowance; a *RateLimitError says when to retry.
+var ErrRateLimited = errors.New("rate limited")
+
+// RateLimitError is a refusal for too many requests. It matches ErrRateLimited.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "too many requests; retry after " + e.RetryAfter.Round(time.Second).String()
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }

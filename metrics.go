@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/cache"
+)
+
+// metrics are the service's Prometheus metrics, on a registry of their own.
+type metrics struct {
+	reg         *prometheus.Registry
+	operations  *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	redisErrors *prometheus.CounterVec
+}
+
+func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connectsession_graphql_operations_total",
+			Help: "Queries and mutations answered, by root fields and outcome (the first error's extensions.code, or OK).",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "connectsession_graphql_operation_duration_seconds",
+			Help:    "Time from the start of an operation to its response, by root fields.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connectsession_redis_errors_total",
+			Help: "Redis commands and pipelines that failed (a missing key is not a failure), by command.",
+		}, []string{"command"}),
+	}
+	apqCount := func(pick func(h, m, e int64) int64) func() float64 {
+		return func() float64 { h, mi, e := apq.Stats(); return float64(pick(h, mi, e)) }
+	}
+	m.reg.MustRegister(
+		m.operations, m.duration, m.redisErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_subscriptions_active", Help: "Open connectSessionEvents subscriptions on this instance.",
+		}, func() float64 { return float64(hub.Active()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_subscriptions_dropped_total", Help: "Subscriptions ended because their reader fell behind.",
+		}, func() float64 { return float64(hub.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_apq_hits_total", Help: "Persisted-query lookups that found the query.",
+		}, apqCount(func(h, _, _ int64) int64 { return h })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_apq_misses_total", Help: "Persisted-query lookups that did not (the client then sends the query).",
+		}, apqCount(func(_, mi, _ int64) int64 { return mi })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_apq_errors_total", Help: "Persisted-query lookups or registrations that Redis failed.",
+		}, apqCount(func(_, _, e int64) int64 { return e })),
+	)
+	return m
+}
+
+// observe records one answered operation. Rate-limit refusals show as code RATE_LIMITED.
+func (m *metrics) observe(_ context.Context, operation, code string, took time.Duration) {
+	m.operations.WithLabelValues(operation, code).Inc()
+	m.duration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// redisHook counts failed Redis calls.
+type redisHook struct{ m *metrics }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			h.m.redisErrors.WithLabelValues(cmd.Name()).Inc()
+		}
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			h.m.redisErrors.WithLabelValues("pipeline").Inc()
+		}
+		return err
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectsession/resolvers"
+)
+
+// statusWriter records what a handler wrote, for the access log and metrics. It keeps
+// the writer's optional powers (flushing for SSE, hijacking for WebSockets).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijacking not supported")
+	}
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return h.Hijack()
+}
+
+// requestID returns the caller's X-Request-Id when it is a sane token, or a new one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
+		return c < 0x21 || c > 0x7e
+	}) {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type requestIDKey struct{}
+
+// accessLog gives every request an id (returned in X-Request-Id and put in the log
+// context) and logs one line when it ends.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := requestID(r)
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		next.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			level = slog.LevelDebug
+		}
+		log.Log(r.Context(), level, "request", "id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond),
+			"remote", r.RemoteAddr)
+	})
+}
+
+// isStream reports whether a request becomes a long-lived stream (WebSocket or SSE),
+// which request deadlines must not cut.
+func isStream(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
+		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// limitRequests guards /graphql: bodies over maxBody get 413, batched (array) bodies a
+// clear 400, and ordinary requests a deadline that the resolvers pass on to Redis, so a
+// slow Redis fails a request with UNAVAILABLE instead of holding it.
+func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Method == http.MethodPost {
+			if r.ContentLength > maxBody {
+				writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "the request body exceeds the limit")
+				return
+			}
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Second))
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read")
+				return
+			}
+			if int64(len(body)) > maxBody {
+				writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "the request body exceeds the limit")
+				return
+			}
+			if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
+				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "batched operations are not supported: send one operation per request")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if !isStream(r) && timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// preventCSRF applies Apollo's CSRF rule, widened for bearer keys: a GET or a POST with a
+// content type a form could send must carry a header that makes browsers preflight
+// (Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name), else 400 and
+// nothing runs. WebSocket upgrades are checked by origin instead.
+func preventCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions || strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "" || r.Header.Get("Apollo-Require-Preflight") != "" ||
+			r.Header.Get("X-Apollo-Operation-Name") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mt, _, err := mime.ParseMediaType(ct); err == nil && mt != "application/x-www-form-urlencoded" &&
+				mt != "multipart/form-data" && mt != "text/plain" {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST",
+			"this request could be a cross-site request forgery: send an Authorization, Apollo-Require-Preflight or "+
+				"X-Apollo-Operation-Name header, or a JSON content type")
+	})
+}
+
+// withClientAddr records the client's address for per-address rate limits.
+func withClientAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		next.ServeHTTP(w, r.WithContext(resolvers.WithClientAddr(r.Context(), host)))
+	})
+}
+
+// writeError answers with a GraphQL-shaped error outside of gqlgen.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"errors":[{"message":`+quote(message)+`,"extensions":{"code":"`+code+`"}}]}`+"\n")
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
