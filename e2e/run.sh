@@ -8,9 +8,18 @@
 #                  that serves GraphiQL's bundles itself (PLAYGROUND_ASSETS_DIR)
 #   CS_DEV_KEY     the development API key that server printed (write, organization 1)
 #   CHROMIUM_PATH  the browser for playwright-core
-# Another server (say one on a real Redis) is one more start_server call below, with
-# its own name and environment; export its URL for the tests that need it.
-# Servers are stopped and temporary files removed however the run ends.
+# and, when REDIS_URL is set here (.ci/run sets it), a second server on that Redis under
+# a key prefix of its own (e2e-<random>, removed at the end):
+#   CS_REDIS_URL   its base URL
+#   CS_KEY         a write key for organization 1, every project
+#   CS_READ_KEY    a read key for organization 1, every project
+#   CS_ORG2_KEY    a write key for organization 2, every project
+# The client tests (e2e/lib.mjs) use that server, or the embedded one without REDIS_URL;
+# with CI set they fail instead when CS_REDIS_URL is missing.
+# Another server is one more start_server call below, with its own name and environment;
+# export its URL for the tests that need it.
+# Servers are stopped, the prefix's Redis keys and temporary files removed however the
+# run ends.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -18,10 +27,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cs-e2e.XXXXXX")
 server_pids=()
 server_logs=()
 
+redis_prefix=""
+
 cleanup() {
   local pid
   for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$redis_prefix" ]; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "$redis_prefix:*" \
+      | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -101,6 +116,32 @@ if [ -z "$CS_DEV_KEY" ]; then
   echo "the embedded-mode server printed no development key:"; cat "$CS_OUT"; exit 1
 fi
 export CS_URL CS_DEV_KEY
+
+if [ -n "${REDIS_URL:-}" ]; then
+  step "start the service on $REDIS_URL"
+  if ! command -v redis-cli >/dev/null; then
+    echo "REDIS_URL is set but redis-cli is missing (needed to remove the test keys)"; exit 1
+  fi
+  redis_prefix="e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+  # new_key ARGS...: `apikey create ARGS...` on that Redis and prefix (and no other setting
+  # from this shell); prints the key, which is alone on the last line.
+  new_key() {
+    local unset_args=() var
+    for var in "${service_settings[@]}"; do unset_args+=(-u "$var"); done
+    env "${unset_args[@]}" REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$redis_prefix" \
+      "$work/connectsession" apikey create "$@" | tail -n1
+  }
+  CS_KEY=$(new_key -org 1 -role write -label e2e)
+  CS_READ_KEY=$(new_key -org 1 -role read -label e2e-read)
+  CS_ORG2_KEY=$(new_key -org 2 -role write -label e2e-org2)
+  for key in "$CS_KEY" "$CS_READ_KEY" "$CS_ORG2_KEY"; do
+    case "$key" in csk_*) ;; *) echo "apikey create printed no key: $key"; exit 1 ;; esac
+  done
+  start_server CS_REDIS REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$redis_prefix"
+  export CS_REDIS_URL CS_KEY CS_READ_KEY CS_ORG2_KEY
+else
+  echo "REDIS_URL is not set: the client tests use the embedded-mode server"
+fi
 
 step "node --test"
 if ! (cd "$here" && node --test); then
