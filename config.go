@@ -80,7 +80,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (commands: apikey)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (commands: apikey, verify)", fs.Arg(0))
 	}
 	return load()
 }

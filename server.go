@@ -2,6 +2,8 @@
 //
 //	go run .                  serve (embedded in-memory Redis unless REDIS_URL is set)
 //	go run . -help            list the settings
+//	go run . apikey ...       manage API keys (go run . apikey help)
+//	go run . verify ...       check (and repair) records against indexes and pointers
 package main
 
 import (
@@ -43,6 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(rest) > 0 && rest[0] == "apikey" {
 		return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
+	}
+	if len(rest) > 0 && rest[0] == "verify" {
+		return runVerify(ctx, name+" verify", rest[1:], getenv, stdout, stderr)
 	}
 	cfg, err := parseConfig(name, rest, getenv, stderr)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -91,6 +92,15 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if _, ok := gqlErr.Extensions["code"]; ok {
 			return gqlErr // coded by gqlgen or an extension (parse, validation, APQ, limits)
 		}
+		if representationError(gqlErr, err) {
+			// gqlgen's federation code could not read a representation (an id that is not
+			// an Int, a missing __typename): the caller's input, not our failure.
+			gqlErr.Message = "representations must be {__typename: \"ConnectSession\", id: <Int>} objects"
+			gqlErr.Err = nil
+			setCode(gqlErr, CodeBadUserInput)
+			gqlErr.Extensions["field"] = "representations"
+			return gqlErr
+		}
 		if gqlErr.Err == nil && gqlErr.Path == nil {
 			// A request-level message gqlgen produced itself (an undecodable body, bad
 			// APQ extension data, a hash that does not match its query): the request is
@@ -137,4 +147,14 @@ func Recover(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "panic while resolving", "panic", fmt.Sprint(v), "path", graphql.GetPath(ctx).String())
 		return errors.New(internalMessage)
 	}
+}
+
+// representationError reports whether err comes from gqlgen's reading of _entities
+// representations rather than from the store: it sits on the _entities field itself,
+// and no store error (all prefixed "cache:") is in it.
+func representationError(gqlErr *gqlerror.Error, err error) bool {
+	if len(gqlErr.Path) != 1 || gqlErr.Path[0] != ast.PathName("_entities") {
+		return false
+	}
+	return !strings.Contains(err.Error(), "cache:")
 }

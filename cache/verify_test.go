@@ -1,0 +1,72 @@
+package cache
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+func kinds(rep *Report) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		out = append(out, p.Kind)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestVerifyFindsAndRepairs(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		in := createIn(demo, "acme")
+		in.Provider = ptr("hibob")
+		a, _ := mustCreate(t, b, in)
+		c, _ := mustCreate(t, b, createIn(demo, "globex"))
+		mustCreate(t, b, createIn(model.Tenant{OrganizationID: 2, ProjectID: "x*[y]"}, "odd"))
+
+		rep, err := b.store.Verify(ctx, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 0 || rep.Records != 3 || rep.Tenants != 2 {
+			t.Fatalf("clean store: %+v", rep)
+		}
+
+		// Break it in each way a crash between steps could, had writes not been atomic.
+		b.rdb.ZRem(ctx, b.store.k.index(demo, ixProvider, "hibob"), member(a.ID))
+		b.rdb.ZAdd(ctx, b.store.k.all(demo), redis.Z{Score: 1, Member: member(999999)})
+		b.rdb.HDel(ctx, b.store.k.idBucket(c.ID), strconv.Itoa(c.ID))
+		b.rdb.Set(ctx, b.store.k.token("nothing-here"), tokenPointer(demo, 424242), 0)
+
+		rep, err = b.store.Verify(ctx, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"index entry without record", "record without id pointer", "record without index entry", "token pointer to missing session"}
+		if got := kinds(rep); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+			t.Fatalf("problems: got %v, want %v", got, want)
+		}
+		one, err := b.store.Verify(ctx, &demo, false)
+		if err != nil || len(one.Problems) != 3 || one.Tenants != 1 {
+			t.Errorf("one tenant: %+v %v, want its 3 problems", one, err)
+		}
+
+		rep, err = b.store.Verify(ctx, nil, true)
+		if err != nil || rep.Repaired != 4 {
+			t.Fatalf("repair: %+v %v", rep, err)
+		}
+		rep, err = b.store.Verify(ctx, nil, false)
+		if err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("after repair: %+v %v", rep, err)
+		}
+		p, err := b.store.List(ctx, demo, model.ListQuery{Filter: &model.ConnectSessionFilter{Provider: ptr("hibob")}, WantCount: true})
+		if err != nil || p.TotalCount != 1 {
+			t.Errorf("repaired provider index: count %d %v", p.TotalCount, err)
+		}
+	})
+}
