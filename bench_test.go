@@ -45,7 +45,11 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 		b.Fatal(err)
 	}
 	cfg.RedisKeyPrefix = prefix
-	return newService(cfg, rdb, slog.New(slog.DiscardHandler)), rdb
+	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, rdb
 }
 
 // load creates n sessions in organization 1, project "demo", with 8 writers.

@@ -31,6 +31,8 @@ type config struct {
 	AliasLimit         int
 	Introspection      bool
 	AuthenticateRate   int
+	OTLPEndpoint       string
+	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
@@ -60,6 +62,8 @@ var settings = []setting{
 	{"ALIAS_LIMIT", "30", "most aliased fields one operation may use"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
+	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
@@ -109,12 +113,19 @@ func buildConfig(get func(string) string) (*config, error) {
 		RedisClusterAddrs: splitList(get("REDIS_CLUSTER_ADDRS")),
 		RedisKeyPrefix:    get("REDIS_KEY_PREFIX"),
 		LogFormat:         get("LOG_FORMAT"),
+		OTLPEndpoint:      get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		OTelServiceName:   get("OTEL_SERVICE_NAME"),
 	}
 	if c.Addr == "" {
 		c.Addr = ":" + c.Port
 	}
 	c.CORSAllowedOrigins = splitList(get("CORS_ALLOWED_ORIGINS"))
 	var errs []error
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, not %q", c.OTLPEndpoint))
+		}
+	}
 	if c.RedisKeyPrefix == "" || strings.ContainsAny(c.RedisKeyPrefix, "{}: \t") {
 		errs = append(errs, errors.New("REDIS_KEY_PREFIX must be non-empty, without braces, colons or spaces"))
 	}

@@ -50,7 +50,10 @@ func FuzzGraphQLHandler(f *testing.F) {
 		f.Fatal(err)
 	}
 	cfg.RedisKeyPrefix = "fuzz"
-	svc := newService(cfg, rdb, slog.New(slog.DiscardHandler))
+	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	key, _, err := auth.Issue(context.Background(), svc.store, 1, nil, model.RoleWrite, "fuzz", time.Now())
 	if err != nil {
 		f.Fatal(err)

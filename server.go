@@ -99,7 +99,21 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	defer be.Close()
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	svc := newService(cfg, be.rdb, log)
+	tr, err := newTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.shutdown(ctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	svc, err := newService(cfg, be.rdb, log, tr)
+	if err != nil {
+		return err
+	}
 	if err := svc.store.Ping(ctx); err != nil {
 		// Not fatal: /readyz reports it and requests get UNAVAILABLE until Redis answers.
 		log.Warn("redis does not answer yet", "err", err)
@@ -171,7 +185,8 @@ type service struct {
 	page    *playground.Page // GraphiQL at /, nil when off
 }
 
-func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *service {
+// newService wires the application over rdb; tr (nil: off) traces it.
+func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL)
@@ -190,10 +205,14 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger) *servi
 		Observe:              m.observe,
 		DisableIntrospection: !cfg.Introspection,
 		Limits:               resolvers.Limits{Complexity: cfg.ComplexityLimit, Depth: cfg.DepthLimit, Aliases: cfg.AliasLimit},
+		Tracer:               tr.tracer(),
 	})
 	page := newPlayground(cfg)
-	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page,
-		handler: routes(cfg, gql, store, page, m.handler(), log)}
+	h, err := tr.instrument(routes(cfg, gql, store, page, m.handler(), log), rdb)
+	if err != nil {
+		return nil, err
+	}
+	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page, handler: h}, nil
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.

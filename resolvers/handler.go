@@ -15,6 +15,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"connectsession/graph"
 )
@@ -36,6 +39,9 @@ type HandlerOptions struct {
 	// root fields (sorted, comma-joined: a bounded set), the first error's
 	// extensions.code or "OK", and how long it took.
 	Observe func(ctx context.Context, operation, code string, took time.Duration)
+	// Tracer, when set, wraps every query and mutation in a span named after its root
+	// fields, parent of the spans of the Redis calls it makes.
+	Tracer trace.Tracer
 	// Limits bound each operation's cost, depth and aliases.
 	Limits Limits
 	// DisableIntrospection turns off __schema and __type (federation's _service stays).
@@ -90,6 +96,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.Observe != nil {
 		srv.AroundResponses(observe(opts.Observe))
 	}
+	if opts.Tracer != nil {
+		srv.AroundResponses(traceOperations(opts.Tracer))
+	}
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv
@@ -108,6 +117,44 @@ func originHosts(origins []string) []string {
 	return out
 }
 
+// rootFields names an operation by its root fields, sorted and comma-joined: a set the
+// schema bounds, unlike client-chosen operation names.
+func rootFields(op *ast.OperationDefinition) string {
+	var fields []string
+	for _, sel := range op.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok && !slices.Contains(fields, f.Name) {
+			fields = append(fields, f.Name)
+		}
+	}
+	slices.Sort(fields)
+	return strings.Join(fields, ",")
+}
+
+// traceOperations wraps each query and mutation in a span.
+func traceOperations(tracer trace.Tracer) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if !graphql.HasOperationContext(ctx) {
+			return next(ctx)
+		}
+		opCtx := graphql.GetOperationContext(ctx)
+		if opCtx.Operation == nil || opCtx.Operation.Operation == ast.Subscription {
+			return next(ctx)
+		}
+		ctx, span := tracer.Start(ctx, "graphql "+rootFields(opCtx.Operation), trace.WithAttributes(
+			attribute.String("graphql.operation.type", string(opCtx.Operation.Operation)),
+			attribute.String("graphql.operation.name", opCtx.OperationName),
+		))
+		defer span.End()
+		resp := next(ctx)
+		if resp != nil && len(resp.Errors) > 0 {
+			code, _ := resp.Errors[0].Extensions["code"].(string)
+			span.SetAttributes(attribute.String("graphql.error.code", code))
+			span.SetStatus(codes.Error, resp.Errors[0].Message)
+		}
+		return resp
+	}
+}
+
 // observe reports each query and mutation to fn once its response is ready.
 func observe(fn func(ctx context.Context, operation, code string, took time.Duration)) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -119,18 +166,11 @@ func observe(fn func(ctx context.Context, operation, code string, took time.Dura
 		if opCtx.Operation == nil || opCtx.Operation.Operation == ast.Subscription || resp == nil {
 			return resp
 		}
-		var fields []string
-		for _, sel := range opCtx.Operation.SelectionSet {
-			if f, ok := sel.(*ast.Field); ok && !slices.Contains(fields, f.Name) {
-				fields = append(fields, f.Name)
-			}
-		}
-		slices.Sort(fields)
 		code := "OK"
 		if len(resp.Errors) > 0 {
 			code, _ = resp.Errors[0].Extensions["code"].(string)
 		}
-		fn(ctx, strings.Join(fields, ","), code, time.Since(opCtx.Stats.OperationStart))
+		fn(ctx, rootFields(opCtx.Operation), code, time.Since(opCtx.Stats.OperationStart))
 		return resp
 	}
 }
