@@ -152,7 +152,7 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 		t.Errorf("%d INTERNAL_SERVER_ERROR answers while redis was down, want UNAVAILABLE only", got)
 	}
 
-	redis = startRedisProcess(t, port, dir)
+	startRedisProcess(t, port, dir) // same port and data directory: the AOF brings every write back
 	okBefore := count("OK")
 	took := waitUntil("recovery", 5*time.Second, func() bool { return count("OK") > okBefore+5 && readyzStatus(s) == 200 })
 	close(stop)
