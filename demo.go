@@ -15,7 +15,7 @@ import (
 // startDevelopment prepares the embedded store for a newcomer: a development key for
 // organization 1 (write, every project), printed with its header and returned for
 // GraphiQL's Headers tab, and a few demo sessions.
-func startDevelopment(ctx context.Context, store *cache.Store, url string, log *slog.Logger, stdout io.Writer) (string, error) {
+func startDevelopment(ctx context.Context, store *cache.Store, url string, playground bool, log *slog.Logger, stdout io.Writer) (string, error) {
 	key, _, err := auth.Issue(ctx, store, 1, nil, model.RoleWrite, "development", time.Now())
 	if err != nil {
 		return "", fmt.Errorf("development key: %w", err)
@@ -24,15 +24,18 @@ func startDevelopment(ctx context.Context, store *cache.Store, url string, log *
 		return "", fmt.Errorf("seed demo sessions: %w", err)
 	}
 	log.Warn("using the embedded in-memory Redis: data is in memory only and lost when the process stops; set REDIS_URL to keep it")
+	graphiql, headers := "  GraphiQL:  %[1]s/\n", "GraphiQL's Headers tab has it filled in:"
+	if !playground {
+		graphiql, headers = "", "As a header (GraphiQL is off: PLAYGROUND=false):"
+	}
 	fmt.Fprintf(stdout, `
 ConnectSession API (embedded in-memory Redis: data is lost when the process stops)
-  GraphiQL:  %[1]s/
-  GraphQL:   %[1]s/graphql
+`+graphiql+`  GraphQL:   %[1]s/graphql
   Demo sessions are in organization 1, project "demo".
 
 Development API key (organization 1, write, all projects):
   %[2]s
-GraphiQL's Headers tab has it filled in:
+`+headers+`
   {"Authorization": "Bearer %[2]s"}
 Or call it with curl:
   curl -s %[1]s/graphql -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \

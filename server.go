@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
 	if be.embedded != nil {
-		key, err := startDevelopment(ctx, svc.store, url, log, stdout)
+		key, err := startDevelopment(ctx, svc.store, url, cfg.Playground, log, stdout)
 		if err != nil {
 			return err
 		}
