@@ -33,18 +33,10 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 	} else {
 		prefix = redistest.Prefix(b, rdb)
 	}
-	cfg, err := buildConfig(func(env string) string {
-		for _, s := range settings {
-			if s.env == env {
-				return s.def
-			}
-		}
-		return ""
-	})
+	cfg, err := testService(prefix)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.RedisKeyPrefix = prefix
 	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)

@@ -38,18 +38,10 @@ func FuzzGraphQLHandler(f *testing.F) {
 	mr := miniredis.RunT(f)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	f.Cleanup(func() { _ = rdb.Close() })
-	cfg, err := buildConfig(func(env string) string {
-		for _, s := range settings {
-			if s.env == env {
-				return s.def
-			}
-		}
-		return ""
-	})
+	cfg, err := testService("fuzz")
 	if err != nil {
 		f.Fatal(err)
 	}
-	cfg.RedisKeyPrefix = "fuzz"
 	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		f.Fatal(err)

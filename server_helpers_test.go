@@ -229,3 +229,20 @@ func (r *sharedRedis) dump(t *testing.T) map[string]string {
 	t.Helper()
 	return redistest.Snapshot(t, r.rdb, r.prefix)
 }
+
+// testService is the default configuration with its own key prefix, for tests that wire
+// the service in process (newService) rather than through run.
+func testService(prefix string) (*config, error) {
+	cfg, err := buildConfig(func(env string) string {
+		for _, s := range settings {
+			if s.env == env {
+				return s.def
+			}
+		}
+		return ""
+	})
+	if err == nil {
+		cfg.RedisKeyPrefix = prefix
+	}
+	return cfg, err
+}
