@@ -33,7 +33,7 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 	} else {
 		prefix = redistest.Prefix(b, rdb)
 	}
-	cfg, err := testService(prefix)
+	cfg, err := testConfig(prefix)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 	mr := miniredis.RunT(f)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	f.Cleanup(func() { _ = rdb.Close() })
-	cfg, err := testService("fuzz")
+	cfg, err := testConfig("fuzz")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -230,9 +230,9 @@ func (r *sharedRedis) dump(t *testing.T) map[string]string {
 	return redistest.Snapshot(t, r.rdb, r.prefix)
 }
 
-// testService is the default configuration with its own key prefix, for tests that wire
+// testConfig is the default configuration with its own key prefix, for tests that wire
 // the service in process (newService) rather than through run.
-func testService(prefix string) (*config, error) {
+func testConfig(prefix string) (*config, error) {
 	cfg, err := buildConfig(func(env string) string {
 		for _, s := range settings {
 			if s.env == env {
