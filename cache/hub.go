@@ -24,17 +24,23 @@ type HubOptions struct {
 	Recheck time.Duration
 }
 
-// Hub fans tenants' events out to this instance's subscribers. It holds one Redis
-// pub/sub connection, subscribed to each tenant channel that has at least one local
-// subscriber, so a thousand subscribers of one tenant cost one Redis subscription.
-// Delivery to a subscriber never blocks the others: each has a bounded buffer, and one
-// that overflows is ended and counted.
+// Hub fans tenants' events out to this instance's subscribers. On a single server it
+// holds one Redis pub/sub connection, subscribed to each tenant channel that has at least
+// one local subscriber, so a thousand subscribers of one tenant cost one Redis
+// subscription. On a Redis Cluster it uses sharded pub/sub (SSUBSCRIBE; writes SPUBLISH)
+// with one connection per master node that owns a channel with local subscribers; see
+// shard. Delivery to a subscriber never blocks the others: each has a bounded buffer,
+// and one that overflows is ended and counted.
 type Hub struct {
 	store   *Store
 	opts    HubOptions
-	ps      *redis.PubSub
+	ps      *redis.PubSub        // single server: the one connection; nil on a cluster
+	cluster *redis.ClusterClient // cluster: where shards are opened; nil on a single server
 	active  atomic.Int64
 	dropped atomic.Int64
+	// ctx ends when the Hub closes (or Run's context ends): shard receivers stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	closed   bool
@@ -42,6 +48,8 @@ type Hub struct {
 	// pending lists, per channel, the channel states waiting for the confirmation of a
 	// SUBSCRIBE, in the order the commands were sent (Redis confirms in that order).
 	pending map[string][]*channel
+	// shards are the cluster's sharded pub/sub connections, by node address.
+	shards map[string]*shard
 }
 
 // channel is the local state of one subscribed tenant channel.
@@ -49,6 +57,28 @@ type channel struct {
 	tenant    model.Tenant
 	subs      map[*subscriber]struct{}
 	confirmed chan struct{}
+	// shard is the connection the channel is subscribed on (cluster only).
+	shard *shard
+}
+
+// shard is one sharded pub/sub connection to a cluster master, carrying the channels
+// whose slots that node owns. A channel gets its own SSUBSCRIBE command (one command
+// may only name channels of one slot), and a shard is never reconnected in place:
+// go-redis would resubscribe all its channels in one command, which the server refuses
+// (CROSSSLOT) when they span slots, and a slot may have moved meanwhile. So when the
+// connection breaks, the shard's subscriptions end with model.ErrUnavailable (as on a
+// single server) and the next Subscribe opens a new shard on the slot's current owner.
+// When the server drops a channel because its slot moved (an unrequested sunsubscribe),
+// that channel's subscriptions end the same way.
+type shard struct {
+	addr    string
+	ps      *redis.PubSub
+	count   int  // channels subscribed on it; at 0 the shard is closed
+	dropped bool // closed or broken: no longer in Hub.shards
+	// unsubs counts, per channel, SUNSUBSCRIBE commands not yet confirmed, to tell them
+	// from the server dropping a channel.
+	unsubs  map[string]int
+	pending map[string][]*channel
 }
 
 type subscriber struct {
@@ -72,10 +102,15 @@ func (s *Store) NewHub(opts HubOptions) *Hub {
 	if opts.Recheck <= 0 {
 		opts.Recheck = 2 * time.Second
 	}
-	return &Hub{
-		store: s, opts: opts, ps: s.rdb.Subscribe(context.Background()),
-		channels: map[string]*channel{}, pending: map[string][]*channel{},
+	h := &Hub{store: s, opts: opts, channels: map[string]*channel{}, pending: map[string][]*channel{}}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		h.cluster = c
+		h.shards = map[string]*shard{}
+	} else {
+		h.ps = s.rdb.Subscribe(context.Background())
 	}
+	return h
 }
 
 // Active is the number of open subscriptions.
@@ -104,12 +139,17 @@ func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(contex
 		h.channels[name] = ch
 		// Sent under the lock so SUBSCRIBE and UNSUBSCRIBE of a channel go out in the
 		// order the map changes.
-		if err := h.ps.Subscribe(ctx, name); err != nil {
+		var err error
+		if h.cluster != nil {
+			err = h.subscribeShard(ctx, name, ch)
+		} else if err = h.ps.Subscribe(ctx, name); err == nil {
+			h.pending[name] = append(h.pending[name], ch)
+		}
+		if err != nil {
 			delete(h.channels, name)
 			h.mu.Unlock()
 			return nil, storeErr("subscribe", err)
 		}
-		h.pending[name] = append(h.pending[name], ch)
 	}
 	ch.subs[sub] = struct{}{}
 	h.mu.Unlock()
@@ -200,6 +240,10 @@ func (h *Hub) remove(name string, sub *subscriber) {
 	if !h.closed {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
+		if ch.shard != nil {
+			h.unsubscribeShard(ctx, name, ch.shard)
+			return
+		}
 		// If this fails the connection is broken; Run notices and resubscribes only the
 		// channels still in use.
 		_ = h.ps.Unsubscribe(ctx, name)
@@ -208,8 +252,19 @@ func (h *Hub) remove(name string, sub *subscriber) {
 
 // Run receives events until ctx ends or the Hub closes. When the Redis connection
 // breaks, every open subscription is ended with an error wrapping model.ErrUnavailable
-// (events may have been missed), and Run keeps trying to reconnect.
+// (events may have been missed), and Run keeps trying to reconnect. On a cluster each
+// shard has its own receiver and Run only waits: a broken shard ends its subscriptions
+// the same way, and the next Subscribe connects anew.
 func (h *Hub) Run(ctx context.Context) {
+	if h.cluster != nil {
+		// Each shard has its own receiver; they stop with the Hub or with ctx.
+		select {
+		case <-ctx.Done():
+			h.cancel()
+		case <-h.ctx.Done():
+		}
+		return
+	}
 	for {
 		msg, err := h.ps.Receive(ctx)
 		if ctx.Err() != nil || h.isClosed() {
@@ -230,8 +285,7 @@ func (h *Hub) Run(ctx context.Context) {
 				h.confirm(m.Channel)
 			}
 		case *redis.Message:
-			h.dispatch(ctx, m.Channel, m.Payload)
-
+			h.dispatch(ctx, nil, m.Channel, m.Payload)
 		}
 	}
 }
@@ -257,11 +311,13 @@ func (h *Hub) confirm(name string) {
 	}
 }
 
-func (h *Hub) dispatch(ctx context.Context, name, payload string) {
+// dispatch delivers a message received on from (nil: the single-server connection) to
+// the channel's subscribers, unless the channel now lives on another connection.
+func (h *Hub) dispatch(ctx context.Context, from *shard, name, payload string) {
 	h.mu.Lock()
 	ch := h.channels[name]
 	h.mu.Unlock()
-	if ch == nil {
+	if ch == nil || ch.shard != from {
 		return
 	}
 	ev, err := h.store.decodeEvent(ch.tenant, payload)
@@ -271,6 +327,9 @@ func (h *Hub) dispatch(ctx context.Context, name, payload string) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if cur := h.channels[name]; cur != nil && cur.shard != from {
+		return
+	}
 	for sub := range h.channels[name].subsOrNil() {
 		select {
 		case sub.queue <- ev:
@@ -315,7 +374,19 @@ func (h *Hub) Close() error {
 			sub.end(nil)
 		}
 	}
+	shards := h.shards
+	h.shards = nil
+	for _, sh := range shards {
+		sh.dropped = true
+	}
 	h.mu.Unlock()
+	h.cancel()
+	for _, sh := range shards {
+		_ = sh.ps.Close()
+	}
+	if h.ps == nil {
+		return nil
+	}
 	return h.ps.Close()
 }
 

@@ -93,8 +93,11 @@ func (k keys) seq() string     { return k.prefix + ":seq" }
 func (k keys) tenants() string { return k.prefix + ":tenants" }
 
 func (k keys) idBucket(id int) string {
-	return k.prefix + ":ids:" + strconv.Itoa(id/idBucketSize)
+	return k.idBucketPrefix() + strconv.Itoa(id/idBucketSize)
 }
+
+// idBucketPrefix is an id bucket's key without the bucket number (id / idBucketSize).
+func (k keys) idBucketPrefix() string { return k.prefix + ":ids:" }
 
 func (k keys) token(hash string) string { return k.prefix + ":tok:" + hash }
 

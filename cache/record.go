@@ -80,6 +80,9 @@ func (r *record) encode() string {
 }
 
 func decodeRecord(s string) (*record, error) {
+	if r, ok := decodeRecordFast(s); ok {
+		return r, nil
+	}
 	var r record
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return nil, fmt.Errorf("cache: decode record: %w", err)

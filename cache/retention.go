@@ -95,12 +95,28 @@ func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
 		if err != nil || !ok {
 			continue
 		}
-		n, err := s.Sweep(ctx, 500)
+		n, err := s.sweepDue(ctx, 500, every/2)
 		if err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "retention sweep failed", "err", err)
 		}
 		if n > 0 {
 			s.log.InfoContext(ctx, "retention sweep removed expired sessions", "removed", n)
+		}
+	}
+}
+
+// sweepDue sweeps in batches until nothing is due or budget has passed, so that a
+// backlog (a tenant expiring more than a batch per interval) is worked off instead of
+// growing: memory held by expired sessions stays bounded by what expires in about one
+// interval plus the retention period.
+func (s *Store) sweepDue(ctx context.Context, batch int, budget time.Duration) (int, error) {
+	start := time.Now()
+	total := 0
+	for {
+		n, err := s.Sweep(ctx, batch)
+		total += n
+		if err != nil || n == 0 || time.Since(start) >= budget {
+			return total, err
 		}
 	}
 }

@@ -15,7 +15,9 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[3]            index member
 //	ARGV[4]            r
 //	ARGV[5], ARGV[6]   event channel ("" = none) and message
-//	ARGV[7 ..]         one score per joined index, in KEYS order
+//	ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
+//	                   channel carries the tenant's hash tag, so it is in the keys' slot)
+//	ARGV[8 ..]         one score per joined index, in KEYS order
 //
 // It returns 1 when applied and 0 when the record changed since it was read.
 var writeScript = redis.NewScript(`
@@ -35,10 +37,10 @@ for i = 2, r + 1 do
   redis.call('ZREM', KEYS[i], ARGV[3])
 end
 for i = r + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[i - r + 5], ARGV[3])
+  redis.call('ZADD', KEYS[i], ARGV[i - r + 6], ARGV[3])
 end
 if ARGV[5] ~= '' then
-  redis.call('PUBLISH', ARGV[5], ARGV[6])
+  redis.call(ARGV[7], ARGV[5], ARGV[6])
 end
 return 1
 `)

@@ -35,6 +35,8 @@ type Store struct {
 	retention time.Duration
 	now       func() time.Time
 	log       *slog.Logger
+	// sharded is true on a Redis Cluster: events use sharded pub/sub (SPUBLISH).
+	sharded bool
 }
 
 // New returns a Store over rdb; it does not contact Redis.
@@ -51,7 +53,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger}
+	_, sharded := rdb.(*redis.ClusterClient)
+	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded}
 }
 
 // Ping checks that Redis answers; it returns an error wrapping model.ErrUnavailable when

@@ -39,6 +39,16 @@ func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.Connect
 // be reached.
 func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
 	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
+	if !s.sharded {
+		// One server: the whole create is one script (see createScript).
+		return s.createScripted(ctx, t, in)
+	}
+	return s.createSteps(ctx, t, in)
+}
+
+// createSteps creates a session on a cluster, where the id sequence and the pointers
+// live in other slots than the tenant: the id, then the pointers, then the tenant write.
+func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
 	id64, err := s.rdb.Incr(ctx, s.k.seq()).Result()
 	if err != nil {
 		return nil, "", storeErr("next id", err)
@@ -48,6 +58,32 @@ func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput)
 	}
 	id := int(id64)
 	now := s.now()
+	r, token, expiresIn := newRecord(in, id, now)
+
+	// Global pointers first: if the tenant write below fails, they point at nothing and
+	// every reader treats them as unknown.
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		s.createPointers(ctx, p, t, r, expiresIn)
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr("create pointers", err)
+	}
+
+	join, scores := s.createIndexes(t, r)
+	ok, err := s.apply(ctx, t, id, "", r.encode(), nil, join, scores, encodeEvent(eventCreated, id, now, r))
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "", fmt.Errorf("cache: create %d: record already exists", id)
+	}
+	return r.session(t, now), token, nil
+}
+
+// newRecord builds the record of a new session from a validated input, with a fresh
+// token; it returns the record, the token and the lifetime in seconds.
+func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*record, string, int) {
 	expiresIn := model.DefaultExpiresIn
 	if in.ExpiresIn != nil {
 		expiresIn = *in.ExpiresIn
@@ -72,20 +108,20 @@ func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput)
 	if in.Metadata != nil {
 		r.Meta = []byte(in.Metadata)
 	}
+	return r, token, expiresIn
+}
 
-	// Global pointers first: if the tenant write below fails, they point at nothing and
-	// every reader treats them as unknown.
+// createPointers queues a new session's global pointers: id → tenant, token → session
+// (expiring with it), and the tenant in the retention sweep's set.
+func (s *Store) createPointers(ctx context.Context, p redis.Pipeliner, t model.Tenant, r *record, expiresIn int) {
 	tag := tenantTag(t)
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.k.idBucket(id), strconv.Itoa(id), tag)
-		p.Set(ctx, s.k.token(hash), tokenPointer(t, id), time.Duration(expiresIn)*time.Second)
-		p.SAdd(ctx, s.k.tenants(), tag)
-		return nil
-	})
-	if err != nil {
-		return nil, "", storeErr("create pointers", err)
-	}
+	p.HSet(ctx, s.k.idBucket(r.ID), strconv.Itoa(r.ID), tag)
+	p.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), time.Duration(expiresIn)*time.Second)
+	p.SAdd(ctx, s.k.tenants(), tag)
+}
 
+// createIndexes lists the indexes a new record joins, with their scores.
+func (s *Store) createIndexes(t model.Tenant, r *record) ([]string, []int64) {
 	join := s.k.indexKeys(t, r)
 	scores := make([]int64, len(join), len(join)+1)
 	for i := range scores {
@@ -93,36 +129,39 @@ func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput)
 	}
 	join = append(join, s.k.expiry(t))
 	scores = append(scores, r.Expires)
-	ok, err := s.apply(ctx, t, id, "", r.encode(), nil, join, scores, encodeEvent(eventCreated, id, now, r))
-	if err != nil {
-		return nil, "", err
-	}
-	if !ok {
-		return nil, "", fmt.Errorf("cache: create %d: record already exists", id)
-	}
-	return r.session(t, now), token, nil
+	return join, scores
 }
 
 // apply runs writeScript.
 func (s *Store) apply(ctx context.Context, t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) (bool, error) {
-	keys := make([]string, 0, 1+len(leave)+len(join))
-	keys = append(keys, s.k.record(t, id))
-	keys = append(keys, leave...)
-	keys = append(keys, join...)
-	args := make([]any, 0, 6+len(scores))
-	channel := ""
-	if event != "" {
-		channel = s.k.events(t)
-	}
-	args = append(args, expected, next, member(id), len(leave), channel, event)
-	for _, sc := range scores {
-		args = append(args, sc)
-	}
+	keys, args := s.writeArgs(t, id, expected, next, leave, join, scores, event)
 	n, err := writeScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return false, storeErr("write", err)
 	}
 	return n == 1, nil
+}
+
+// writeArgs lays out writeScript's keys and arguments.
+func (s *Store) writeArgs(t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) ([]string, []any) {
+	keys := make([]string, 0, 1+len(leave)+len(join))
+	keys = append(keys, s.k.record(t, id))
+	keys = append(keys, leave...)
+	keys = append(keys, join...)
+	args := make([]any, 0, 7+len(scores))
+	channel := ""
+	if event != "" {
+		channel = s.k.events(t)
+	}
+	publish := "PUBLISH"
+	if s.sharded {
+		publish = "SPUBLISH"
+	}
+	args = append(args, expected, next, member(id), len(leave), channel, event, publish)
+	for _, sc := range scores {
+		args = append(args, sc)
+	}
+	return keys, args
 }
 
 // mutation computes a record's next state from its current one at now; a nil result

@@ -77,8 +77,14 @@ func TestEntitiesBatchedInOrder(t *testing.T) {
 		do(t, c, entitiesQuery, map[string]any{"r": reps[:1]}) // loads the script once
 		b.rdb.AddHook(counter)
 		res := do(t, c, entitiesQuery, map[string]any{"r": reps})
-		if got := counter.n.Load(); got != 1 {
-			t.Errorf("redis round trips for 100 representations: got %d, want 1", got)
+		// On a cluster the id pointers and the records live in different slots: one
+		// pipelined round trip for each.
+		trips := int64(1)
+		if _, cluster := b.rdb.(*redis.ClusterClient); cluster {
+			trips = 2
+		}
+		if got := counter.n.Load(); got != trips {
+			t.Errorf("redis round trips for 100 representations: got %d, want %d", got, trips)
 		}
 
 		var data struct {

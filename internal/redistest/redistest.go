@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,12 +87,8 @@ func Snapshot(tb testing.TB, rdb redis.UniversalClient, prefix string) map[strin
 	tb.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	keys, err := Keys(ctx, rdb, prefix)
+	if err != nil {
 		tb.Fatalf("scan %s: %v", prefix, err)
 	}
 	for _, k := range keys {
@@ -123,4 +120,31 @@ func Snapshot(tb testing.TB, rdb redis.UniversalClient, prefix string) map[strin
 		out[k] = typ + ":" + fmt.Sprintf("%q", fmt.Sprint(v))
 	}
 	return out
+}
+
+// Keys lists every key under prefix; on a cluster it scans every master (a SCAN through
+// a ClusterClient reaches one node only).
+func Keys(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]string, error) {
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		err = fmt.Errorf("redistest: unsupported client %T", rdb)
+	}
+	sort.Strings(keys)
+	return keys, err
 }

@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+// createScript is a whole create in one round trip, on a single server only (it builds
+// the record and id-bucket keys from the new id, which a cluster does not allow across
+// slots): it takes the next id, writes the id and token pointers, the tenant registry
+// entry, the record and its index entries, and publishes the CREATED event, atomically.
+// On a cluster, Create takes three steps instead (id, pointers, tenant script).
+//
+//	KEYS[1]        id sequence
+//	KEYS[2]        tenant registry (set)
+//	KEYS[3]        token pointer
+//	KEYS[4 ..]     the indexes the record joins
+//	ARGV[1]        record key prefix (the id is appended)
+//	ARGV[2]        id bucket key prefix (id / ARGV[3] is appended)
+//	ARGV[3]        id bucket size
+//	ARGV[4]        tenant tag
+//	ARGV[5]        the encoded record after its id: the record is '{"i":' .. id .. ARGV[5]
+//	ARGV[6]        token pointer lifetime (ms)
+//	ARGV[7]        event channel ("" = none)
+//	ARGV[8]        event time (ms)
+//	ARGV[9 ..]     one score per index, in KEYS order
+//
+// It returns the new id.
+var createScript = redis.NewScript(`
+local id = redis.call('INCR', KEYS[1])
+if id > 2147483647 then
+  return redis.error_reply('ERR cache: id sequence exhausted at ' .. id)
+end
+local sid = string.format('%d', id)
+local key = ARGV[1] .. sid
+if redis.call('EXISTS', key) == 1 then
+  return redis.error_reply('ERR cache: create ' .. sid .. ': record already exists')
+end
+local rec = '{"i":' .. sid .. ARGV[5]
+redis.call('HSET', ARGV[2] .. string.format('%d', math.floor(id / tonumber(ARGV[3]))), sid, ARGV[4])
+redis.call('SET', KEYS[3], ARGV[4] .. ':' .. sid, 'PX', ARGV[6])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SET', key, rec)
+local m = string.char(math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256, math.floor(id / 256) % 256, id % 256)
+for i = 4, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[i + 5], m)
+end
+if ARGV[7] ~= '' then
+  redis.call('PUBLISH', ARGV[7], '{"type":"CREATED","id":' .. sid .. ',"at":' .. ARGV[8] .. ',"r":' .. rec .. '}')
+end
+return id
+`)
+
+// recordHead is how every encoded record starts before its id is known (id 0).
+const recordHead = `{"i":0`
+
+// createScripted runs createScript: one round trip for the whole create.
+func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
+	now := s.now()
+	r, token, expiresIn := newRecord(in, 0, now)
+	enc := r.encode()
+	if !strings.HasPrefix(enc, recordHead) {
+		panic("cache: encoded record does not start with its id: " + enc)
+	}
+	join, scores := s.createIndexes(t, r)
+	keys := make([]string, 0, 3+len(join))
+	keys = append(keys, s.k.seq(), s.k.tenants(), s.k.token(r.TokenHash))
+	keys = append(keys, join...)
+	args := make([]any, 0, 8+len(scores))
+	args = append(args, s.k.recordPrefix(t), s.k.idBucketPrefix(), idBucketSize, tenantTag(t),
+		enc[len(recordHead):], int64(expiresIn)*1000, s.k.events(t), millis(now))
+	for _, sc := range scores {
+		args = append(args, sc)
+	}
+	id, err := createScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		// Connection failures wrap model.ErrUnavailable; the script's own refusals (id
+		// sequence exhausted, record already there) are internal errors.
+		return nil, "", storeErr("create", err)
+	}
+	r.ID = id
+	return r.session(t, now), token, nil
+}

@@ -1,0 +1,107 @@
+package cache
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectsession/graph/model"
+)
+
+// The one-script create (single server) writes exactly what the three-step create (a
+// cluster's) writes: the same record, index entries, pointers and event.
+func TestScriptedCreateMatchesSteps(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		if b.store.sharded {
+			t.Skip("the scripted create runs on a single server only")
+		}
+		ctx := context.Background()
+		h := startHub(t, b, HubOptions{})
+		events, err := h.Subscribe(t.Context(), demo, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := createIn(demo, "acme")
+		in.OriginUsername = ptr("ada@example.com")
+		in.Provider = ptr("hibob")
+		in.Categories = []model.Category{model.CategoryHRIS, model.CategoryATS}
+		in.AccountID = ptr("acc-1")
+		in.Label = ptr("Main HR")
+		in.Metadata = model.JSON(`{"plan":"gold"}`)
+		in.Type = ptr(model.TypeTest)
+		in.ExpiresIn = ptr(600)
+
+		before := len(dumpKeys(t, b))
+		type made struct {
+			s   *model.ConnectSession
+			tok string
+		}
+		var got []made
+		for _, create := range []func(context.Context, model.Tenant, *model.CreateConnectSessionInput) (*model.ConnectSession, string, error){
+			b.store.createScripted, b.store.createSteps,
+		} {
+			s, tok, err := create(ctx, demo, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, made{s, tok})
+		}
+		a, c := got[0], got[1]
+		if c.s.ID != a.s.ID+1 {
+			t.Fatalf("ids %d then %d: both must come from the one sequence", a.s.ID, c.s.ID)
+		}
+		norm := func(m made, v string) string {
+			v = strings.ReplaceAll(v, hashToken(m.tok), "<hash>")
+			return strings.Replace(v, `{"i":`+strconv.Itoa(m.s.ID)+`,`, `{"i":<id>,`, 1)
+		}
+		recordOf := func(m made) string {
+			return norm(m, b.rdb.Get(ctx, b.store.k.record(demo, m.s.ID)).Val())
+		}
+		if recordOf(a) != recordOf(c) {
+			t.Errorf("records differ:\n scripted %s\n steps    %s", recordOf(a), recordOf(c))
+		}
+		r, err := decodeRecord(b.rdb.Get(ctx, b.store.k.record(demo, a.s.ID)).Val())
+		if err != nil {
+			t.Fatal(err)
+		}
+		join, scores := b.store.createIndexes(demo, r)
+		for i, ix := range join {
+			for _, m := range got {
+				if sc, err := b.rdb.ZScore(ctx, ix, member(m.s.ID)).Result(); err != nil || int64(sc) != scores[i] {
+					t.Errorf("index %s, session %d: score %v %v, want %d", ix, m.s.ID, sc, err, scores[i])
+				}
+			}
+		}
+		for _, m := range got {
+			if tag := b.rdb.HGet(ctx, b.store.k.idBucket(m.s.ID), strconv.Itoa(m.s.ID)).Val(); tag != tenantTag(demo) {
+				t.Errorf("id pointer of %d: %q", m.s.ID, tag)
+			}
+			key := b.store.k.token(hashToken(m.tok))
+			if ptr := b.rdb.Get(ctx, key).Val(); ptr != tokenPointer(demo, m.s.ID) {
+				t.Errorf("token pointer of %d: %q", m.s.ID, ptr)
+			}
+			if ttl := b.rdb.PTTL(ctx, key).Val(); ttl <= 590*time.Second || ttl > 600*time.Second {
+				t.Errorf("token pointer ttl %v, want 600s", ttl)
+			}
+			if _, err := b.store.Authenticate(ctx, m.tok); err != nil {
+				t.Errorf("authenticate %d: %v", m.s.ID, err)
+			}
+		}
+		if !b.rdb.SIsMember(ctx, b.store.k.tenants(), tenantTag(demo)).Val() {
+			t.Errorf("tenant not registered for retention")
+		}
+		// Record and token pointer of each, the indexes, the id bucket, registry, sequence.
+		if n, want := len(dumpKeys(t, b))-before, 2*2+len(join)+3; n != want {
+			t.Errorf("%d keys written, want %d", n, want)
+		}
+		for _, m := range got {
+			ev := recv(t, events)
+			if ev.Type != model.ConnectSessionEventTypeCreated || ev.ID != m.s.ID || ev.ConnectSession == nil ||
+				ev.ConnectSession.ID != m.s.ID || *ev.ConnectSession.Label != "Main HR" || !ev.OccurredAt.Equal(m.s.CreatedAt) {
+				t.Errorf("event %+v, want CREATED of %d", ev, m.s.ID)
+			}
+		}
+	})
+}
