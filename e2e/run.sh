@@ -33,7 +33,13 @@ cleanup() {
   local pid
   for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$redis_prefix" ]; then
+  if [ -n "$redis_prefix" ] && [ -n "${REDIS_CLUSTER_ADDRS:-}" ]; then
+    local seed
+    for seed in ${REDIS_CLUSTER_ADDRS//,/ }; do
+      redis-cli -h "${seed%:*}" -p "${seed##*:}" --scan --pattern "$redis_prefix:*" \
+        | xargs -r -n1 redis-cli -c -h "${seed%:*}" -p "${seed##*:}" del >/dev/null || true
+    done
+  elif [ -n "$redis_prefix" ]; then
     redis-cli -u "$REDIS_URL" --scan --pattern "$redis_prefix:*" \
       | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true
   fi
@@ -117,10 +123,17 @@ if [ -z "$CS_DEV_KEY" ]; then
 fi
 export CS_URL CS_DEV_KEY
 
-if [ -n "${REDIS_URL:-}" ]; then
-  step "start the service on $REDIS_URL"
+# REDIS_CLUSTER_ADDRS (a cluster; .ci/run sets it for its cluster pass) wins over REDIS_URL.
+redis_setting=""
+if [ -n "${REDIS_CLUSTER_ADDRS:-}" ]; then
+  redis_setting="REDIS_CLUSTER_ADDRS=$REDIS_CLUSTER_ADDRS"
+elif [ -n "${REDIS_URL:-}" ]; then
+  redis_setting="REDIS_URL=$REDIS_URL"
+fi
+if [ -n "$redis_setting" ]; then
+  step "start the service on ${redis_setting#*=}"
   if ! command -v redis-cli >/dev/null; then
-    echo "REDIS_URL is set but redis-cli is missing (needed to remove the test keys)"; exit 1
+    echo "a Redis is configured but redis-cli is missing (needed to remove the test keys)"; exit 1
   fi
   redis_prefix="e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
   # new_key ARGS...: `apikey create ARGS...` on that Redis and prefix (and no other setting
@@ -128,7 +141,7 @@ if [ -n "${REDIS_URL:-}" ]; then
   new_key() {
     local unset_args=() var
     for var in "${service_settings[@]}"; do unset_args+=(-u "$var"); done
-    env "${unset_args[@]}" REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$redis_prefix" \
+    env "${unset_args[@]}" "$redis_setting" REDIS_KEY_PREFIX="$redis_prefix" \
       "$work/connectsession" apikey create "$@" | tail -n1
   }
   CS_KEY=$(new_key -org 1 -role write -label e2e)
@@ -137,7 +150,7 @@ if [ -n "${REDIS_URL:-}" ]; then
   for key in "$CS_KEY" "$CS_READ_KEY" "$CS_ORG2_KEY"; do
     case "$key" in csk_*) ;; *) echo "apikey create printed no key: $key"; exit 1 ;; esac
   done
-  start_server CS_REDIS REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$redis_prefix"
+  start_server CS_REDIS "$redis_setting" REDIS_KEY_PREFIX="$redis_prefix"
   export CS_REDIS_URL CS_KEY CS_READ_KEY CS_ORG2_KEY
 else
   echo "REDIS_URL is not set: the client tests use the embedded-mode server"
