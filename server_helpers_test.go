@@ -58,8 +58,11 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	pr, pw := io.Pipe()
 	s := &testServer{stdout: &lockedBuffer{}, logs: &lockedBuffer{}}
 	addrc := make(chan string, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 4<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
 			_, _ = s.logs.Write(append(line, '\n'))
@@ -71,8 +74,11 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	}()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"connectsession"}, func(k string) string { return full[k] }, s.stdout, pw)
+		err := run(ctx, []string{"connectsession"}, func(k string) string { return full[k] }, s.stdout, pw)
 		_ = pw.Close()
+		// The last log lines are in s.logs only once the scanner has drained the pipe.
+		<-scanned
+		done <- err
 	}()
 	var once sync.Once
 	var stopErr error
