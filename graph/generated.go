@@ -1763,8 +1763,8 @@ func (ec *executionContext) _ConnectSession_categories(ctx context.Context, fiel
 			return obj.Categories, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.Category) graphql.Marshaler {
-			return ec.marshalOConnectSessionCategory2ᚕconnectsessionᚋgraphᚋmodelᚐCategoryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.CategoryList) graphql.Marshaler {
+			return ec.marshalOConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategoryListᚄ(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5712,54 +5712,14 @@ func (ec *executionContext) unmarshalNConnectSessionByIDsInput2ᚕᚖconnectsess
 }
 
 func (ec *executionContext) unmarshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory(ctx context.Context, v any) (model.Category, error) {
-	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory[tmp]
+	var res model.Category
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v model.Category) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalString(marshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory[v])
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "ConnectSessionCategory!")
-	}
-	return res
+	return v
 }
-
-var (
-	unmarshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory = map[string]model.Category{
-		"ATS":         model.CategoryATS,
-		"HRIS":        model.CategoryHRIS,
-		"HRIS_LEGACY": model.CategoryHRISLegacy,
-		"CRM":         model.CategoryCRM,
-		"IAM":         model.CategoryIAM,
-		"MARKETING":   model.CategoryMarketing,
-		"LMS":         model.CategoryLMS,
-		"STACKONE":    model.CategoryStackOne,
-		"DOCUMENTS":   model.CategoryDocuments,
-		"TICKETING":   model.CategoryTicketing,
-		"SCREENING":   model.CategoryScreening,
-		"MESSAGING":   model.CategoryMessaging,
-		"ACCOUNTING":  model.CategoryAccounting,
-		"SCHEDULING":  model.CategoryScheduling,
-	}
-	marshalNConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategory = map[model.Category]string{
-		model.CategoryATS:        "ATS",
-		model.CategoryHRIS:       "HRIS",
-		model.CategoryHRISLegacy: "HRIS_LEGACY",
-		model.CategoryCRM:        "CRM",
-		model.CategoryIAM:        "IAM",
-		model.CategoryMarketing:  "MARKETING",
-		model.CategoryLMS:        "LMS",
-		model.CategoryStackOne:   "STACKONE",
-		model.CategoryDocuments:  "DOCUMENTS",
-		model.CategoryTicketing:  "TICKETING",
-		model.CategoryScreening:  "SCREENING",
-		model.CategoryMessaging:  "MESSAGING",
-		model.CategoryAccounting: "ACCOUNTING",
-		model.CategoryScheduling: "SCHEDULING",
-	}
-)
 
 func (ec *executionContext) marshalNConnectSessionConnection2ᚖconnectsessionᚋgraphᚋmodelᚐPage(ctx context.Context, sel ast.SelectionSet, v *model.Page) graphql.Marshaler {
 	if v == nil {
@@ -6352,6 +6312,22 @@ func (ec *executionContext) unmarshalOConnectSessionByIDsInput2ᚖconnectsession
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategoryListᚄ(ctx context.Context, v any) (model.CategoryList, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res model.CategoryList
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConnectSessionCategory2connectsessionᚋgraphᚋmodelᚐCategoryListᚄ(ctx context.Context, sel ast.SelectionSet, v model.CategoryList) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOConnectSessionCategory2ᚕconnectsessionᚋgraphᚋmodelᚐCategoryᚄ(ctx context.Context, v any) ([]model.Category, error) {
 	if v == nil {
 		return nil, nil
@@ -6392,55 +6368,17 @@ func (ec *executionContext) unmarshalOConnectSessionCategory2ᚖconnectsession�
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOConnectSessionCategory2ᚖconnectsessionᚋgraphᚋmodelᚐCategory[tmp]
-	return &res, graphql.ErrorOnPath(ctx, err)
+	var res = new(model.Category)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOConnectSessionCategory2ᚖconnectsessionᚋgraphᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model.Category) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(marshalOConnectSessionCategory2ᚖconnectsessionᚋgraphᚋmodelᚐCategory[*v])
-	return res
+	return v
 }
-
-var (
-	unmarshalOConnectSessionCategory2ᚖconnectsessionᚋgraphᚋmodelᚐCategory = map[string]model.Category{
-		"ATS":         model.CategoryATS,
-		"HRIS":        model.CategoryHRIS,
-		"HRIS_LEGACY": model.CategoryHRISLegacy,
-		"CRM":         model.CategoryCRM,
-		"IAM":         model.CategoryIAM,
-		"MARKETING":   model.CategoryMarketing,
-		"LMS":         model.CategoryLMS,
-		"STACKONE":    model.CategoryStackOne,
-		"DOCUMENTS":   model.CategoryDocuments,
-		"TICKETING":   model.CategoryTicketing,
-		"SCREENING":   model.CategoryScreening,
-		"MESSAGING":   model.CategoryMessaging,
-		"ACCOUNTING":  model.CategoryAccounting,
-		"SCHEDULING":  model.CategoryScheduling,
-	}
-	marshalOConnectSessionCategory2ᚖconnectsessionᚋgraphᚋmodelᚐCategory = map[model.Category]string{
-		model.CategoryATS:        "ATS",
-		model.CategoryHRIS:       "HRIS",
-		model.CategoryHRISLegacy: "HRIS_LEGACY",
-		model.CategoryCRM:        "CRM",
-		model.CategoryIAM:        "IAM",
-		model.CategoryMarketing:  "MARKETING",
-		model.CategoryLMS:        "LMS",
-		model.CategoryStackOne:   "STACKONE",
-		model.CategoryDocuments:  "DOCUMENTS",
-		model.CategoryTicketing:  "TICKETING",
-		model.CategoryScreening:  "SCREENING",
-		model.CategoryMessaging:  "MESSAGING",
-		model.CategoryAccounting: "ACCOUNTING",
-		model.CategoryScheduling: "SCHEDULING",
-	}
-)
 
 func (ec *executionContext) unmarshalOConnectSessionFilter2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionFilter(ctx context.Context, v any) (*model.ConnectSessionFilter, error) {
 	if v == nil {

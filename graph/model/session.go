@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
 
 // ConnectSession is one session as the API shows it. Status is derived from the other
 // fields by whoever reads the record, at the time it is read.
@@ -8,7 +13,7 @@ type ConnectSession struct {
 	ID              int
 	OrganizationID  int
 	ProjectID       string
-	Categories      []Category
+	Categories      CategoryList
 	Provider        *string
 	OriginOwnerID   string
 	OriginOwnerName string
@@ -85,6 +90,92 @@ func (c Category) Valid() bool {
 		}
 	}
 	return false
+}
+
+// CategoryList is a session's categories as the API returns them. It writes itself as a
+// JSON array of enum names in one pass: as a plain slice, gqlgen would marshal each
+// element in a goroutine of its own, which is most of the cost of a small list.
+type CategoryList []Category
+
+// MarshalGQL writes the list as a JSON array of the categories' GraphQL names.
+func (l CategoryList) MarshalGQL(w io.Writer) {
+	b := make([]byte, 0, 16*len(l)+2)
+	b = append(b, '[')
+	for i, c := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, c.Name())
+	}
+	b = append(b, ']')
+	_, _ = w.Write(b)
+}
+
+// UnmarshalGQL reads a list of category names.
+func (l *CategoryList) UnmarshalGQL(v any) error {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v} // a single value stands for a list of one, as GraphQL coerces it
+	}
+	out := make(CategoryList, len(items))
+	for i, item := range items {
+		s, ok := item.(string)
+		if !ok {
+			return fmt.Errorf("categories[%d] must be a string, got %T", i, item)
+		}
+		c, ok := CategoryByName(s)
+		if !ok {
+			return fmt.Errorf("categories[%d]: %q is not a ConnectSessionCategory", i, s)
+		}
+		out[i] = c
+	}
+	*l = out
+	return nil
+}
+
+// MarshalGQL writes the category's GraphQL name.
+func (c Category) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(c.Name()))
+}
+
+// UnmarshalGQL reads a category from its GraphQL name.
+func (c *Category) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("a ConnectSessionCategory must be a string, got %T", v)
+	}
+	k, ok := CategoryByName(s)
+	if !ok {
+		return fmt.Errorf("%q is not a ConnectSessionCategory", s)
+	}
+	*c = k
+	return nil
+}
+
+// Name returns the category's GraphQL enum name (HRIS for "hris"), or "" when unknown.
+func (c Category) Name() string {
+	for i, k := range AllCategories {
+		if k == c {
+			return categoryNames[i]
+		}
+	}
+	return ""
+}
+
+// CategoryByName finds a category by its GraphQL enum name.
+func CategoryByName(name string) (Category, bool) {
+	for i, n := range categoryNames {
+		if n == name {
+			return AllCategories[i], true
+		}
+	}
+	return "", false
+}
+
+// categoryNames are the GraphQL enum names of AllCategories, in the same order.
+var categoryNames = []string{
+	"ATS", "HRIS", "HRIS_LEGACY", "CRM", "IAM", "MARKETING", "LMS", "STACKONE", "DOCUMENTS",
+	"TICKETING", "SCREENING", "MESSAGING", "ACCOUNTING", "SCHEDULING",
 }
 
 // SessionType says whether the resulting account is a production or a test account; it
