@@ -14,8 +14,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"connectsession/auth"
 	"connectsession/resolvers"
 )
 
@@ -84,13 +86,14 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		id := requestID(r)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		base := r.Context() // the line below carries the id itself, so not through its context
+		r = r.WithContext(context.WithValue(base, requestIDKey{}, id))
 		next.ServeHTTP(sw, r)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
-		log.Log(r.Context(), level, "request", "id", id, "method", r.Method, "path", r.URL.Path,
+		log.Log(base, level, "request", "id", id, "method", r.Method, "path", r.URL.Path,
 			"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond),
 			"remote", r.RemoteAddr)
 	})
@@ -103,9 +106,17 @@ func isStream(r *http.Request) bool {
 		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
+// bodyBuffers holds the buffers request bodies are read into; bodies up to 64 KiB keep
+// their buffer for the next request.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const keptBodyBuffer = 64 << 10
+
 // limitRequests guards /graphql: bodies over maxBody get 413, batched (array) bodies a
-// clear 400, and ordinary requests a deadline that the resolvers pass on to Redis, so a
-// slow Redis fails a request with UNAVAILABLE instead of holding it.
+// clear 400. It then gives the request, in one context, what the resolvers read from it:
+// a deadline that they pass on to Redis (so a slow Redis fails a request with
+// UNAVAILABLE instead of holding it; streams get none), the client's address for
+// per-address rate limits, and the Authorization header for the key check.
 func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Method == http.MethodPost {
@@ -114,11 +125,18 @@ func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http
 				return
 			}
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Second))
-			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-			if err != nil {
+			buf := bodyBuffers.Get().(*bytes.Buffer)
+			buf.Reset()
+			defer func() {
+				if buf.Cap() <= keptBodyBuffer {
+					bodyBuffers.Put(buf)
+				}
+			}()
+			if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read")
 				return
 			}
+			body := buf.Bytes()
 			if int64(len(body)) > maxBody {
 				writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "the request body exceeds the limit")
 				return
@@ -129,12 +147,17 @@ func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
+		ctx := r.Context()
 		if !isStream(r) && timeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
-			r = r.WithContext(ctx)
 		}
-		next.ServeHTTP(w, r)
+		ctx = resolvers.WithClientAddr(ctx, clientHost(r))
+		if h := r.Header.Get("Authorization"); h != "" {
+			ctx = auth.WithAuthorization(ctx, h)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -166,15 +189,13 @@ func preventCSRF(next http.Handler) http.Handler {
 	})
 }
 
-// withClientAddr records the client's address for per-address rate limits.
-func withClientAddr(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		next.ServeHTTP(w, r.WithContext(resolvers.WithClientAddr(r.Context(), host)))
-	})
+// clientHost is the client's address without its port.
+func clientHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // writeError answers with a GraphQL-shaped error outside of gqlgen.

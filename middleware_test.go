@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,5 +61,36 @@ func TestCORS(t *testing.T) {
 		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
 			t.Errorf("preflight from %s: allowed %v, want %v (headers %v)", origin, got, allowed, resp.Header)
 		}
+	}
+}
+
+// Lines logged with a request's context carry its id, the one returned in X-Request-Id,
+// so that an error in the log leads to the request and back.
+func TestLogLinesCarryTheRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := &config{LogLevel: slog.LevelInfo, LogFormat: "json"}
+	log := cfg.logger(&buf)
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.WarnContext(r.Context(), "store unavailable")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/graphql", nil))
+	id := rec.Header().Get("X-Request-Id")
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %s: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 || lines[0]["msg"] != "store unavailable" || lines[1]["msg"] != "request" {
+		t.Fatalf("log lines: %v", lines)
+	}
+	if lines[0]["request_id"] != id || id == "" {
+		t.Errorf("error line: request_id %v, want %q", lines[0]["request_id"], id)
+	}
+	if lines[1]["id"] != id || lines[1]["request_id"] != nil {
+		t.Errorf("access line: %v, want id %q once", lines[1], id)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rs/cors"
 
-	"connectsession/auth"
 	"connectsession/playground"
 )
 
@@ -20,11 +19,11 @@ type pinger interface {
 // routes wires the HTTP surface of section 7 of the API contract. page is GraphiQL at /,
 // nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
 //
-// /graphql passes, in order: the CSRF rule, the body limit and request deadline, the
-// client's address, and the API key's extraction. Every request is logged with an id.
+// /graphql passes the CSRF rule, then the body limit, which also sets the request's
+// deadline, client address and credential. Every request is logged with an id.
 func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, withClientAddr(auth.Middleware(gql)))))
+	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, gql)))
 	mux.Handle("GET /metrics", metrics)
 	if page != nil {
 		mux.Handle("GET /{$}", page)

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"encoding/base64"
-	"net/http"
 	"strings"
 )
 
@@ -58,17 +57,6 @@ func parseAuthorization(h string) *credential {
 	default:
 		return &credential{malformed: true}
 	}
-}
-
-// Middleware puts the request's Authorization header in the request context, where the
-// Authorizer finds it. It refuses nothing itself: some operations need no key.
-func Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := r.Header.Get("Authorization"); h != "" {
-			r = r.WithContext(WithAuthorization(r.Context(), h))
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // FromInitPayload returns ctx carrying the credential of a WebSocket connection_init
