@@ -9,12 +9,14 @@
 #   1. memory: INFO used_memory before and after loading BENCH_MEMORY_N (100,000)
 #      sessions of the mix (1-4 categories, a provider on half, every other optional
 #      field set), divided by their number, plus a MEMORY USAGE breakdown by kind of key;
-#   2. starts the service and the floor, creates an API key with `apikey create`, loads
-#      BENCH_SESSIONS (10,000) sessions into project "bench" (pipelined, cache.Store);
+#   2. starts the service, the floor and the bare gqlgen reference (bench/bare), creates
+#      an API key with `apikey create`, loads BENCH_SESSIONS (10,000) sessions into
+#      project "bench" (pipelined, cache.Store);
 #   3. drives wrk at fixed concurrency (BENCH_THREADS=1 thread, BENCH_CONNECTIONS=16
 #      connections, BENCH_DURATION=10s each after a BENCH_WARMUP=2s warm-up) against the
-#      floor's point read, then the service's point read, page of 50 and create, for
-#      BENCH_ROUNDS=2 rounds (this host is noisy; the table shows medians);
+#      floor's point read, bare gqlgen's point read, then the service's point read, page
+#      of 50 and create, for BENCH_ROUNDS=2 rounds (this host is noisy; the table shows
+#      medians);
 #   4. cost growth: loads BENCH_LARGE (1,000,000; 0 skips) sessions into project
 #      "bench-large" and measures the page of 50 there and in the BENCH_SESSIONS tenant,
 #      alternately, BENCH_ROUNDS times;
@@ -61,6 +63,7 @@ used_memory() { redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '$
 echo "== build"
 go build -o "$tmp/connectsession" .
 go build -o "$tmp/floor" ./bench/floor
+go build -o "$tmp/bare" ./bench/bare
 go build -o "$tmp/load" ./bench/load
 
 echo "== redis"
@@ -91,6 +94,10 @@ pids+=($svc_pid)
 "$tmp/floor" -addr "127.0.0.1:$floor_port" -redis-url "$redis_url" >"$tmp/floor.log" 2>&1 &
 floor_pid=$!
 pids+=($floor_pid)
+bare_port=$(free_port)
+"$tmp/bare" -addr "127.0.0.1:$bare_port" -redis-url "$redis_url" >"$tmp/bare.log" 2>&1 &
+bare_pid=$!
+pids+=($bare_pid)
 wait_http "http://127.0.0.1:$svc_port/readyz"
 key=$(env -i PATH="$PATH" REDIS_URL="$redis_url" "$tmp/connectsession" apikey create -org 1 -role write -label bench 2>/dev/null | tail -n1)
 export BENCH_KEY="$key"
@@ -126,7 +133,11 @@ for _ in $(seq 1 100); do curl -s -o /dev/null -X POST --data "{}" "http://127.0
 if ! cmp -s <(gql "http://127.0.0.1:$floor_port/graphql" "$point_body") "$tmp/point.json"; then
   echo "bench: the floor's answer differs from the service's"; exit 1
 fi
-echo "service on port $svc_port (pid $svc_pid), floor on port $floor_port, $sessions sessions in 1/bench, point read id $point_id"
+for _ in $(seq 1 100); do curl -s -o /dev/null -X POST --data "{}" "http://127.0.0.1:$bare_port/graphql" && break; sleep 0.05; done
+if ! cmp -s <(gql "http://127.0.0.1:$bare_port/graphql" "$point_body") "$tmp/point.json"; then
+  echo "bench: the bare gqlgen server's answer differs from the service's"; exit 1
+fi
+echo "service on port $svc_port (pid $svc_pid), floor on port $floor_port, bare gqlgen on port $bare_port, $sessions sessions in 1/bench, point read id $point_id"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 bench() { # name url script project server-pid
@@ -161,6 +172,7 @@ echo "== wrk -t$threads -c$connections -d$duration --latency, $rounds round(s), 
 echo "   run req/s p50-ms p99-ms errors server-cpu-us/req redis-cpu-us/req"
 for round in $(seq 1 "$rounds"); do
   bench floor-point "http://127.0.0.1:$floor_port/graphql" bench/point.lua bench "$floor_pid"
+  bench bare-point "http://127.0.0.1:$bare_port/graphql" bench/point.lua bench "$bare_pid"
   bench service-point "http://127.0.0.1:$svc_port/graphql" bench/point.lua bench "$svc_pid"
   bench service-page50 "http://127.0.0.1:$svc_port/graphql" bench/page.lua bench "$svc_pid"
   bench service-create "http://127.0.0.1:$svc_port/graphql" bench/create.lua bench-create "$svc_pid"
@@ -199,6 +211,9 @@ print()
 fp, sp, sc = med["floor-point"], med["service-point"], med["service-create"]
 r = sp[0] / fp[0]; print(f"point read: service/floor requests/s = {r:.3f}  (target >= 0.55: {verdict(r >= 0.55)})")
 r = sp[2] / fp[2]; print(f"point read: service/floor p99        = {r:.3f}  (target <= 2: {verdict(r <= 2)})")
+bp = med["bare-point"]
+print(f"point read: bare gqlgen/floor req/s = {bp[0] / fp[0]:.3f}  (the same schema and resolvers behind a bare gqlgen handler)")
+print(f"point read: service/bare gqlgen     = {sp[0] / bp[0]:.3f}  (what keys, limits, metrics and the rest cost on top)")
 r = sc[0] / fp[0]; print(f"create:     service/floor requests/s = {r:.3f}  (target >= 0.3: {verdict(r >= 0.3)})")
 if large:
     a, b = med[f"page50-at-{sessions}"], med[f"page50-at-{large}"]
