@@ -37,9 +37,10 @@ func (s *Store) CreateBatch(ctx context.Context, ins []*model.CreateConnectSessi
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, in := range ins {
 			tenants[i] = model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
-			var expiresIn int
-			records[i], tokens[i], expiresIn = newRecord(in, first+i, now)
-			s.createPointers(ctx, p, tenants[i], records[i], expiresIn)
+			var secret string
+			records[i], secret = newRecord(in, first+i, now)
+			tokens[i] = sessionToken(first+i, secret)
+			s.createPointers(ctx, p, tenants[i], records[i])
 		}
 		return nil
 	})

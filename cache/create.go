@@ -11,26 +11,25 @@ import (
 
 // createScript is a whole create in one round trip, on a single server only (it builds
 // the record and id-bucket keys from the new id, which a cluster does not allow across
-// slots): it takes the next id, writes the id and token pointers, the tenant registry
-// entry, the record and its index entries, and publishes the CREATED event, atomically.
-// On a cluster, Create takes three steps instead (id, pointers, tenant script).
+// slots): it takes the next id, writes the id pointer, the tenant registry entry, the
+// record and its index entries, and publishes the CREATED event, atomically. On a
+// cluster, Create takes three steps instead (id, pointers, tenant script).
 //
 //	KEYS[1]        id sequence
 //	KEYS[2]        tenant registry (set)
-//	KEYS[3]        token pointer
-//	KEYS[4 ..]     the indexes the record joins
+//	KEYS[3 ..]     the indexes the record joins (their plain keys, see keys)
 //	ARGV[1]        record key prefix (the id is appended)
 //	ARGV[2]        id bucket key prefix (id / ARGV[3] is appended)
 //	ARGV[3]        id bucket size
 //	ARGV[4]        tenant tag
 //	ARGV[5]        the encoded record after its id: the record is '{"i":' .. id .. ARGV[5]
-//	ARGV[6]        token pointer lifetime (ms)
-//	ARGV[7]        event channel ("" = none)
-//	ARGV[8]        event time (ms)
+//	ARGV[6]        event channel ("" = none)
+//	ARGV[7]        event time (ms)
+//	ARGV[8]        tenant base (every index key starts with it)
 //	ARGV[9 ..]     one score per index, in KEYS order
 //
 // It returns the new id.
-var createScript = redis.NewScript(`
+var createScript = redis.NewScript(ixLua + `
 local id = redis.call('INCR', KEYS[1])
 if id > 2147483647 then
   return redis.error_reply('ERR cache: id sequence exhausted at ' .. id)
@@ -42,15 +41,14 @@ if redis.call('EXISTS', key) == 1 then
 end
 local rec = '{"i":' .. sid .. ARGV[5]
 redis.call('HSET', ARGV[2] .. string.format('%d', math.floor(id / tonumber(ARGV[3]))), sid, ARGV[4])
-redis.call('SET', KEYS[3], ARGV[4] .. ':' .. sid, 'PX', ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SET', key, rec)
 local m = string.char(math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256, math.floor(id / 256) % 256, id % 256)
-for i = 4, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[i + 5], m)
+for i = 3, #KEYS do
+  ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 6], m)
 end
-if ARGV[7] ~= '' then
-  redis.call('PUBLISH', ARGV[7], '{"type":"CREATED","id":' .. sid .. ',"at":' .. ARGV[8] .. ',"r":' .. rec .. '}')
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6], '{"type":"CREATED","id":' .. sid .. ',"at":' .. ARGV[7] .. ',"r":' .. rec .. '}')
 end
 return id
 `)
@@ -61,18 +59,18 @@ const recordHead = `{"i":0`
 // createScripted runs createScript: one round trip for the whole create.
 func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
 	now := s.now()
-	r, token, expiresIn := newRecord(in, 0, now)
+	r, secret := newRecord(in, 0, now)
 	enc := r.encode()
 	if !strings.HasPrefix(enc, recordHead) {
 		panic("cache: encoded record does not start with its id: " + enc)
 	}
 	join, scores := s.createIndexes(t, r)
-	keys := make([]string, 0, 3+len(join))
-	keys = append(keys, s.k.seq(), s.k.tenants(), s.k.token(r.TokenHash))
+	keys := make([]string, 0, 2+len(join))
+	keys = append(keys, s.k.seq(), s.k.tenants())
 	keys = append(keys, join...)
 	args := make([]any, 0, 8+len(scores))
 	args = append(args, s.k.recordPrefix(t), s.k.idBucketPrefix(), idBucketSize, tenantTag(t),
-		enc[len(recordHead):], int64(expiresIn)*1000, s.k.events(t), millis(now))
+		enc[len(recordHead):], s.k.events(t), millis(now), s.k.tenantBase(t))
 	for _, sc := range scores {
 		args = append(args, sc)
 	}
@@ -83,5 +81,5 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 		return nil, "", storeErr("create", err)
 	}
 	r.ID = id
-	return r.session(t, now), token, nil
+	return r.session(t, now), sessionToken(id, secret), nil
 }

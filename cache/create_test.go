@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"connectsession/graph/model"
 )
@@ -53,7 +52,7 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 			t.Fatalf("ids %d then %d: both must come from the one sequence", a.s.ID, c.s.ID)
 		}
 		norm := func(m made, v string) string {
-			v = strings.ReplaceAll(v, hashToken(m.tok), "<hash>")
+			v = strings.ReplaceAll(v, tokenHash(t, m.tok), "<hash>")
 			return strings.Replace(v, `{"i":`+strconv.Itoa(m.s.ID)+`,`, `{"i":<id>,`, 1)
 		}
 		recordOf := func(m made) string {
@@ -69,8 +68,8 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 		join, scores := b.store.createIndexes(demo, r)
 		for i, ix := range join {
 			for _, m := range got {
-				if sc, err := b.rdb.ZScore(ctx, ix, member(m.s.ID)).Result(); err != nil || int64(sc) != scores[i] {
-					t.Errorf("index %s, session %d: score %v %v, want %d", ix, m.s.ID, sc, err, scores[i])
+				if sc, ok := indexScore(t, b, demo, ix, m.s.ID); !ok || sc != scores[i] {
+					t.Errorf("index %s, session %d: score %v %v, want %d", ix, m.s.ID, sc, ok, scores[i])
 				}
 			}
 		}
@@ -78,12 +77,9 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 			if tag := b.rdb.HGet(ctx, b.store.k.idBucket(m.s.ID), strconv.Itoa(m.s.ID)).Val(); tag != tenantTag(demo) {
 				t.Errorf("id pointer of %d: %q", m.s.ID, tag)
 			}
-			key := b.store.k.token(hashToken(m.tok))
-			if ptr := b.rdb.Get(ctx, key).Val(); ptr != tokenPointer(demo, m.s.ID) {
-				t.Errorf("token pointer of %d: %q", m.s.ID, ptr)
-			}
-			if ttl := b.rdb.PTTL(ctx, key).Val(); ttl <= 590*time.Second || ttl > 600*time.Second {
-				t.Errorf("token pointer ttl %v, want 600s", ttl)
+			// The token carries the id: no token pointer is written.
+			if id, _, legacy, ok := parseToken(m.tok); !ok || legacy || id != m.s.ID {
+				t.Errorf("token %q of %d: id %d legacy %v ok %v", m.tok, m.s.ID, id, legacy, ok)
 			}
 			if _, err := b.store.Authenticate(ctx, m.tok); err != nil {
 				t.Errorf("authenticate %d: %v", m.s.ID, err)
@@ -92,8 +88,8 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 		if !b.rdb.SIsMember(ctx, b.store.k.tenants(), tenantTag(demo)).Val() {
 			t.Errorf("tenant not registered for retention")
 		}
-		// Record and token pointer of each, the indexes, the id bucket, registry, sequence.
-		if n, want := len(dumpKeys(t, b))-before, 2*2+len(join)+3; n != want {
+		// Record of each, the indexes, the id bucket, registry, sequence.
+		if n, want := len(dumpKeys(t, b))-before, 2+len(join)+3; n != want {
 			t.Errorf("%d keys written, want %d", n, want)
 		}
 		for _, m := range got {

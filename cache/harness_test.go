@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"connectsession/graph/model"
 	"connectsession/internal/redistest"
 )
 
@@ -70,4 +72,38 @@ func backends(t testing.TB) []*backend {
 func dumpKeys(t testing.TB, b *backend) map[string]string {
 	t.Helper()
 	return redistest.Snapshot(t, b.rdb, b.store.k.prefix)
+}
+
+// tokenHash is what the record of a session keeps of its token.
+func tokenHash(t testing.TB, token string) string {
+	t.Helper()
+	_, hash, legacy, ok := parseToken(token)
+	if !ok {
+		t.Fatalf("malformed token %q", token)
+	}
+	if legacy {
+		return hashToken(token)
+	}
+	return hash
+}
+
+// indexEntries reads an index in whichever form it is stored, in index order.
+func indexEntries(t testing.TB, b *backend, tn model.Tenant, key string) []ixEntry {
+	t.Helper()
+	l, err := b.store.ixRead(context.Background(), tn, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.entries()
+}
+
+// indexScore is the score of id in an index, and whether it is there.
+func indexScore(t testing.TB, b *backend, tn model.Tenant, key string, id int) (int64, bool) {
+	t.Helper()
+	for _, e := range indexEntries(t, b, tn, key) {
+		if e.m == member(id) {
+			return e.score, true
+		}
+	}
+	return 0, false
 }

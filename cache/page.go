@@ -170,6 +170,7 @@ func (s *Store) List(ctx context.Context, t model.Tenant, q model.ListQuery) (*m
 	} else {
 		args = append(args, "", "")
 	}
+	args = append(args, s.k.tenantBase(t))
 	res, err := pageScript.Run(ctx, s.rdb, s.filterKeys(t, q.Filter), args...).Slice()
 	if err != nil {
 		return nil, storeErr("page", err)

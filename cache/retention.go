@@ -3,10 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"connectsession/graph/model"
 )
@@ -47,19 +44,17 @@ func (s *Store) Sweep(ctx context.Context, batch int) (int, error) {
 }
 
 func (s *Store) sweepTenant(ctx context.Context, t model.Tenant, cutoff int64, batch int) (int, error) {
-	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.k.expiry(t), Start: "-inf", Stop: "(" + strconv.FormatInt(cutoff, 10),
-		ByScore: true, Count: int64(batch),
-	}).Result()
+	// The lowest entries of the expiry index, in either form (walked from its bottom).
+	due, err := s.ixBelow(ctx, t, s.k.expiry(t), cutoff, batch)
 	if err != nil {
-		return 0, storeErr("sweep list", err)
+		return 0, err
 	}
 	removed := 0
-	for _, m := range members {
-		if len(m) != 4 {
+	for _, e := range due {
+		id := idOf(e.m)
+		if id < 0 {
 			continue
 		}
-		id := int(uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3]))
 		_, err := s.remove(ctx, t, id, "", func(r *record, now time.Time) error {
 			if r.Expires >= millis(now.Add(-s.retention)) {
 				return errRetained
@@ -71,7 +66,7 @@ func (s *Store) sweepTenant(ctx context.Context, t model.Tenant, cutoff int64, b
 			removed++
 		case errors.Is(err, model.ErrNotFound):
 			// An expiry entry without its record cannot be written; drop it if seen.
-			_ = s.rdb.ZRem(ctx, s.k.expiry(t), m).Err()
+			_ = s.ixRem(ctx, t, s.k.expiry(t), e.score, e.m)
 		case errors.Is(err, errRetained):
 		default:
 			return removed, err

@@ -8,7 +8,7 @@ import "github.com/redis/go-redis/v9"
 // record without its index entries or the reverse, and events leave in write order.
 //
 //	KEYS[1]            record key
-//	KEYS[2 .. r+1]     indexes the record leaves
+//	KEYS[2 .. r+1]     indexes the record leaves (their plain keys, see keys)
 //	KEYS[r+2 ..]       indexes the record joins
 //	ARGV[1]            expected current value ("" = the record must not exist)
 //	ARGV[2]            new value ("" = delete the record)
@@ -17,10 +17,13 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[5], ARGV[6]   event channel ("" = none) and message
 //	ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
 //	                   channel carries the tenant's hash tag, so it is in the keys' slot)
-//	ARGV[8 ..]         one score per joined index, in KEYS order
+//	ARGV[8]            tenant base (every index key starts with it)
+//	ARGV[9 ..]         one score per index, in KEYS order: the entry's current score for
+//	                   a left index (a chunked index locates the entry by it), the new
+//	                   score for a joined one
 //
 // It returns 1 when applied and 0 when the record changed since it was read.
-var writeScript = redis.NewScript(`
+var writeScript = redis.NewScript(ixLua + `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '' then
   if cur then return 0 end
@@ -34,10 +37,10 @@ elseif ARGV[2] ~= cur then
 end
 local r = tonumber(ARGV[4])
 for i = 2, r + 1 do
-  redis.call('ZREM', KEYS[i], ARGV[3])
+  ix_rem(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
 end
 for i = r + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[i - r + 6], ARGV[3])
+  ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
 end
 if ARGV[5] ~= '' then
   redis.call(ARGV[7], ARGV[5], ARGV[6])
@@ -48,8 +51,9 @@ return 1
 // pageScript reads one page of a tenant's sessions in one round trip.
 //
 // The indexes in KEYS are intersected (the smallest one is walked, membership in the
-// others checked), so a page filtered on one field walks only that field's index. A
-// window is a range of the walk in index order (createdAt, then id) plus a direction:
+// others checked by the walked entry's score, createdAt in every creation index), so a
+// page filtered on one field walks only that field's index. A window is a range of the
+// walk in index order (createdAt, then id) plus a direction:
 //
 //	take ("top" walks from the highest entry down, "bottom" from the lowest up; "" = no window)
 //	limit
@@ -60,16 +64,16 @@ return 1
 //	ARGV[2 .. 9]   the page window
 //	ARGV[10 .. 17] a second window, only tested for being non-empty
 //	ARGV[18 .. 19] score range to count ("" = do not count)
+//	ARGV[20]       tenant base (every index key starts with it)
+//
+// A chunked index is walked chunk by chunk from the chunk holding the window's bound in
+// walking direction (found with one ZREVRANGEBYLEX on its directory), so a page costs
+// O(log N + page) in either form.
 //
 // It returns {more, other, count, record...}: more is 1 when the page window holds more
 // than limit entries, other is 1/0 for the second window (-1 when not asked), count is
 // the number of entries in the counted range (-1 when not asked).
-var pageScript = redis.NewScript(`
-local function mid(m)
-  local a, b, c, d = string.byte(m, 1, 4)
-  return ((a * 256 + b) * 256 + c) * 256 + d
-end
-
+var pageScript = redis.NewScript(ixLua + `
 local function window(i)
   if ARGV[i] == '' then return nil end
   local w = {top = ARGV[i] == 'top', limit = tonumber(ARGV[i + 1])}
@@ -94,60 +98,54 @@ local function within(w, s, id)
   return true
 end
 
-local keys = KEYS
-if #keys > 1 then
-  local best, size = 1, redis.call('ZCARD', keys[1])
-  for i = 2, #keys do
-    local n = redis.call('ZCARD', keys[i])
-    if n < size then best, size = i, n end
-  end
-  keys[1], keys[best] = keys[best], keys[1]
+-- the id as a 4-byte member, for locating a window bound's chunk (ids past 2^32 do not
+-- occur; a bound id is clamped into range)
+local function member_of(id)
+  if id < 0 then id = 0 end
+  if id > 4294967295 then id = 4294967295 end
+  return string.char(math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256, math.floor(id / 256) % 256, id % 256)
 end
 
-local function member_of_all(m)
-  for i = 2, #keys do
-    if not redis.call('ZSCORE', keys[i], m) then return false end
+local base = ARGV[20]
+local ixs = {}
+for i = 1, #KEYS do ixs[i] = ix_open(base, KEYS[i]) end
+if #ixs > 1 then
+  local best, size = 1, ix_size(ixs[1])
+  for i = 2, #ixs do
+    local n = ix_size(ixs[i])
+    if n < size then best, size = i, n end
+  end
+  ixs[1], ixs[best] = ixs[best], ixs[1]
+end
+
+local function member_of_all(s, m)
+  for i = 2, #ixs do
+    if not ix_has(ixs[i], s, m) then return false end
   end
   return true
 end
 
 -- walk calls visit(id) for every entry of the window in its order until visit returns
--- false. Batches resume at the last score seen, skipping the entries already seen there.
+-- false.
 local function walk(w, batch, visit)
   local lo, hi = '-inf', '+inf'
   if w.lo then lo = w.lo[4] end
   if w.hi then hi = w.hi[4] end
-  local offset = 0
-  while true do
-    local res
-    if w.top then
-      res = redis.call('ZREVRANGEBYSCORE', keys[1], hi, lo, 'WITHSCORES', 'LIMIT', offset, batch)
-    else
-      res = redis.call('ZRANGEBYSCORE', keys[1], lo, hi, 'WITHSCORES', 'LIMIT', offset, batch)
+  local from = nil
+  local b = w.lo
+  if w.top then b = w.hi end
+  if b then from = {b[1], member_of(b[2])} end
+  ix_walk(ixs[1], w.top, lo, hi, from, batch, function(s, m)
+    local id = ix_id(m)
+    if within(w, s, id) and member_of_all(s, m) then
+      return visit(id)
     end
-    local last, lastS, tie = nil, nil, 0
-    for i = 1, #res, 2 do
-      local m, raw = res[i], res[i + 1]
-      local s = tonumber(raw)
-      if within(w, s, mid(m)) and member_of_all(m) then
-        if not visit(mid(m)) then return end
-      end
-      if s == lastS then tie = tie + 1 else lastS, last, tie = s, raw, 1 end
-    end
-    if #res < 2 * batch then return end
-    local bound = lo
-    if w.top then bound = hi end
-    if tonumber(bound) == lastS then
-      offset = offset + tie
-    else
-      offset = tie
-    end
-    if w.top then hi = last else lo = last end
-  end
+    return true
+  end)
 end
 
 local function batch_for(limit)
-  if #keys > 1 then return math.max(limit + 2, 64) end
+  if #ixs > 1 then return math.max(limit + 2, 64) end
   return limit + 2
 end
 
@@ -175,13 +173,15 @@ end
 
 local count = -1
 if ARGV[18] ~= '' then
-  if #keys == 1 then
-    count = redis.call('ZCOUNT', keys[1], ARGV[18], ARGV[19])
+  if #ixs == 1 then
+    count = ix_count(ixs[1], ARGV[18], ARGV[19])
   else
     count = 0
     local c = {top = false, limit = 0,
       lo = {tonumber(ARGV[18]) or -math.huge, 0, true, ARGV[18]},
       hi = {tonumber(ARGV[19]) or math.huge, math.huge, true, ARGV[19]}}
+    if ARGV[18] == '-inf' then c.lo = nil end
+    if ARGV[19] == '+inf' then c.hi = nil end
     walk(c, 256, function(id)
       count = count + 1
       return true

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,11 +124,23 @@ func TestAuthenticate(t *testing.T) {
 		in.ExpiresIn = ptr(120)
 		created, token := mustCreate(t, b, in)
 
-		if b.real {
-			ttl := b.rdb.TTL(ctx, b.store.k.token(hashToken(token))).Val()
-			if ttl < 115*time.Second || ttl > 120*time.Second {
-				t.Errorf("token TTL: got %v, want about 120s", ttl)
+		// The token carries the session id: nothing but the record keeps its hash.
+		for _, h := range []string{tokenHash(t, token), hashToken(token)} {
+			if b.rdb.Exists(ctx, b.store.k.token(h)).Val() != 0 {
+				t.Errorf("a token pointer was written")
 			}
+		}
+		other, _ := mustCreate(t, b, createIn(demo, "other"))
+		id, _, _, _ := parseToken(token)
+		secret := token[strings.LastIndexByte(token, '_')+1:]
+		flipped := []byte(secret)
+		flipped[5] ^= 1
+		tampered := []string{
+			sessionToken(other.ID, secret),                    // another session's id
+			sessionToken(id, string(flipped)),                 // the random part changed
+			sessionToken(999999, secret),                      // no such session
+			"cst_0" + token[len(tokenPrefix):],                // the id not in canonical form
+			tokenPrefix + strconv.Itoa(id) + "_" + secret[1:], // a short random part
 		}
 		b.clock.Advance(10 * time.Second)
 		first, err := b.store.Authenticate(ctx, token)
@@ -145,7 +158,7 @@ func TestAuthenticate(t *testing.T) {
 		if !again.AuthenticatedAt.Equal(*first.AuthenticatedAt) {
 			t.Errorf("authenticatedAt moved: %v then %v", first.AuthenticatedAt, again.AuthenticatedAt)
 		}
-		for _, bad := range []string{"", "cst_nope", token + "x", strings.ToUpper(token)} {
+		for _, bad := range append([]string{"", "cst_nope", token + "x", strings.ToUpper(token)}, tampered...) {
 			if _, err := b.store.Authenticate(ctx, bad); !errors.Is(err, model.ErrUnauthenticated) {
 				t.Errorf("token %q: got %v, want ErrUnauthenticated", bad, err)
 			}
@@ -161,8 +174,49 @@ func TestAuthenticate(t *testing.T) {
 		if got.Status != model.ConnectSessionStatusExpired {
 			t.Errorf("status after expiry: got %s, want EXPIRED", got.Status)
 		}
-		if !b.real && b.rdb.Exists(ctx, b.store.k.token(hashToken(token))).Val() != 0 {
-			t.Errorf("token pointer outlived the expiry")
+	})
+}
+
+// Tokens issued before tokens carried the session id ("cst_<secret>") keep working
+// through their token pointer, which updates move and revocation removes.
+func TestAuthenticateOldFormToken(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		created, _ := mustCreate(t, b, createIn(demo, "acme"))
+		old := tokenPrefix + strings.Repeat("A", secretLen-1) + "Q"
+		if _, _, legacy, ok := parseToken(old); !ok || !legacy {
+			t.Fatalf("old-form token %q not recognized", old)
+		}
+		// Write the session as the old code did: the whole token's hash, and a pointer.
+		key := b.store.k.record(demo, created.ID)
+		r, err := decodeRecord(b.rdb.Get(ctx, key).Val())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.TokenHash = hashToken(old)
+		b.rdb.Set(ctx, key, r.encode(), 0)
+		ptrKey := b.store.k.token(hashToken(old))
+		b.rdb.Set(ctx, ptrKey, tokenPointer(demo, created.ID), time.Minute)
+
+		got, err := b.store.Authenticate(ctx, old)
+		if err != nil || got.ID != created.ID {
+			t.Fatalf("old-form token: %v %v", got, err)
+		}
+		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID,
+			ExpiresIn: graphql.OmittableOf(ptr(3600))}); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := b.rdb.TTL(ctx, ptrKey).Val(); ttl < 3500*time.Second {
+			t.Errorf("old token pointer TTL after update: %v, want about 1h", ttl)
+		}
+		if _, err := b.store.Revoke(ctx, demo, created.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Authenticate(ctx, old); !errors.Is(err, model.ErrUnauthenticated) {
+			t.Errorf("revoked old-form token: %v", err)
+		}
+		if b.rdb.Exists(ctx, ptrKey).Val() != 0 {
+			t.Errorf("old token pointer left after revocation")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"math"
 	"strconv"
 	"strings"
 
@@ -14,22 +15,66 @@ import (
 // scanners.
 const tokenPrefix = "cst_"
 
-// newToken returns a fresh token (192 bits from crypto/rand, URL-safe) and its hash.
-func newToken() (token, hash string) {
+// A token is "cst_<id in base 36>_<secret>", the secret 192 bits from crypto/rand in
+// base64url (32 characters). The id leads authentication to the session through the id →
+// tenant bucket; the record keeps the hash of the secret (TokenHash), compared in
+// constant time. Tokens issued before the id was in them are "cst_<secret>" and are
+// found through their token pointer (keys.token) while it lives; their record keeps the
+// hash of the whole token.
+const secretLen = 32
+
+// newSecret returns a fresh token secret and its hash.
+func newSecret() (secret, hash string) {
 	var b [24]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
-	token = tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, hashToken(token)
+	secret = base64.RawURLEncoding.EncodeToString(b[:])
+	return secret, hashToken(secret)
 }
 
-// hashToken returns what is stored for a token: its SHA-256, base64url. A plain hash is
-// enough: tokens carry 192 random bits, so there is nothing to guess offline.
+// sessionToken is the token of session id with the given secret.
+func sessionToken(id int, secret string) string {
+	return tokenPrefix + strconv.FormatInt(int64(id), 36) + "_" + secret
+}
+
+// parseToken splits a token of the current form into its session id and the hash of its
+// secret; ok is false for any other string (legacy reports a token of the old form,
+// which has no id).
+func parseToken(token string) (id int, hash string, legacy, ok bool) {
+	body, found := strings.CutPrefix(token, tokenPrefix)
+	if !found {
+		return 0, "", false, false
+	}
+	if len(body) == secretLen {
+		return 0, "", true, true
+	}
+	sid, secret, found := strings.Cut(body, "_")
+	if !found || len(secret) != secretLen || sid == "" || len(sid) > 7 || sid[0] == '0' {
+		return 0, "", false, false
+	}
+	for _, c := range sid {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return 0, "", false, false
+		}
+	}
+	n, err := strconv.ParseInt(sid, 36, 64)
+	if err != nil || n <= 0 || n > math.MaxInt32 {
+		return 0, "", false, false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
+		return 0, "", false, false
+	}
+	return int(n), hashToken(secret), false, true
+}
+
+// hashToken returns what is stored for a token secret (or a whole old-form token): its
+// SHA-256, base64url. A plain hash is enough: secrets are 192 random bits, so there is
+// nothing to guess offline.
 func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// tokenPointer is the value of a token key: "<tenant tag>:<id>".
+// tokenPointer is the value of an old-form token's key: "<tenant tag>:<id>".
 func tokenPointer(t model.Tenant, id int) string {
 	return tenantTag(t) + ":" + strconv.Itoa(id)
 }

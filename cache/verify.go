@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,8 +14,10 @@ import (
 // Problem is one inconsistency Verify found.
 type Problem struct {
 	// Kind is one of "index entry without record", "record without index entry",
-	// "record without id pointer", "record without token pointer",
-	// "token pointer to missing session".
+	// "record without id pointer", "token pointer to missing session", and for the
+	// chunked form of an index (see keys): "chunk over 128 entries", "directory member
+	// without chunk", "chunk entries outside its bounds", "index count does not match",
+	// "plain index beside its chunks", "chunk without directory member".
 	Kind   string
 	Key    string
 	Detail string
@@ -45,11 +46,14 @@ type Report struct {
 }
 
 // Verify checks tenants' records against their indexes and pointers: every index entry
-// must have its record, every record its index entries (with the right scores), its id
-// pointer and, while its token is usable, its token pointer; every token pointer must
-// lead to its session. With only set, one tenant is checked, else every tenant in the
-// registry, plus the token pointers. With repair, each problem is fixed (missing entries
-// added, orphans removed). Verify reads whole tenants: run it off-peak.
+// must have its record, every record its index entries (with the right scores) and its id
+// pointer; every (old-form) token pointer must lead to its session. A chunked index must
+// be well formed: chunks of at most 128 entries within their directory bounds, every
+// directory member with its chunk and every chunk with its member, and the right count.
+// With only set, one tenant is checked, else every tenant in the registry, plus the
+// token pointers. With repair, each problem is fixed (a malformed chunked index is
+// rewritten from its entries, missing entries added, orphans removed). Verify reads whole
+// tenants: run it off-peak.
 func (s *Store) Verify(ctx context.Context, only *model.Tenant, repair bool) (*Report, error) {
 	rep := &Report{}
 	var tenants []model.Tenant
@@ -114,9 +118,82 @@ func (s *Store) scanKeys(ctx context.Context, pattern string, fn func(key string
 }
 
 func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, rep *Report) error {
-	base := globEscape(s.k.tenantBase(t))
-	// Records: each with its index entries and pointers.
-	err := s.scanKeys(ctx, base+"s:*", func(key string) error {
+	base := s.k.tenantBase(t)
+	glob := globEscape(base)
+	// Every index of the tenant, by its plain key: plain ones, and chunked ones by their
+	// directory.
+	names := map[string]bool{s.k.expiry(t): true}
+	if err := s.scanKeys(ctx, glob+"ix:*", func(key string) error {
+		names[key] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := s.scanKeys(ctx, glob+"ixd:*", func(key string) error {
+		names[base+strings.TrimPrefix(key, base+"ixd:")] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	// Structure: a malformed chunked index is rewritten from its entries.
+	entries := map[string]map[string]int64{}
+	chunks := map[string]bool{}
+	for ix := range names {
+		l, err := s.ixRead(ctx, t, ix)
+		if err != nil {
+			return err
+		}
+		kinds, details := l.problems()
+		if l.chunked {
+			n, err := s.rdb.Exists(ctx, ix).Result()
+			if err != nil {
+				return storeErr("verify index", err)
+			}
+			if n != 0 {
+				kinds, details = append(kinds, "plain index beside its chunks"), append(details, ix)
+			}
+		}
+		for i := range kinds {
+			rep.add(kinds[i], ix, details[i])
+		}
+		if len(kinds) > 0 && repair {
+			if err := s.ixRebuild(ctx, t, ix); err != nil {
+				return err
+			}
+			rep.Repaired += len(kinds)
+			if l, err = s.ixRead(ctx, t, ix); err != nil {
+				return err
+			}
+		}
+		m := map[string]int64{}
+		for _, e := range l.entries() {
+			m[e.m] = e.score
+		}
+		entries[ix] = m
+		for _, c := range l.chunks {
+			chunks[c.key] = true
+		}
+	}
+	if err := s.scanKeys(ctx, glob+"ixk:*", func(key string) error {
+		if chunks[key] {
+			return nil
+		}
+		rep.add("chunk without directory member", key, "")
+		if repair {
+			// Its entries are unreachable; records missing them get them back below.
+			if err := s.rdb.Del(ctx, key).Err(); err != nil {
+				return storeErr("repair chunk", err)
+			}
+			rep.Repaired++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	// Records: each with its index entries and id pointer.
+	err := s.scanKeys(ctx, glob+"s:*", func(key string) error {
 		raw, err := s.rdb.Get(ctx, key).Result()
 		if err == redis.Nil {
 			return nil // deleted meanwhile
@@ -135,19 +212,23 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 			want[ix] = r.Created
 		}
 		want[s.k.expiry(t)] = r.Expires
+		m := member(r.ID)
 		for ix, score := range want {
-			got, err := s.rdb.ZScore(ctx, ix, member(r.ID)).Result()
-			if err != nil && err != redis.Nil {
-				return storeErr("verify index", err)
+			got, found := entries[ix][m]
+			if found && got == score {
+				continue
 			}
-			if err == redis.Nil || int64(got) != score {
-				rep.add("record without index entry", key, ix)
-				if repair {
-					if err := s.rdb.ZAdd(ctx, ix, redis.Z{Score: float64(score), Member: member(r.ID)}).Err(); err != nil {
-						return storeErr("repair index", err)
+			rep.add("record without index entry", key, ix)
+			if repair {
+				if found {
+					if err := s.ixRem(ctx, t, ix, got, m); err != nil {
+						return err
 					}
-					rep.Repaired++
 				}
+				if err := s.ixAdd(ctx, t, ix, score, r.ID); err != nil {
+					return err
+				}
+				rep.Repaired++
 			}
 		}
 		tag, err := s.rdb.HGet(ctx, s.k.idBucket(r.ID), strconv.Itoa(r.ID)).Result()
@@ -163,69 +244,54 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 				rep.Repaired++
 			}
 		}
-		now := s.now()
-		if r.tokenUsable(now) {
-			ptr, err := s.rdb.Get(ctx, s.k.token(r.TokenHash)).Result()
-			if err != nil && err != redis.Nil {
-				return storeErr("verify token pointer", err)
-			}
-			if ptr != tokenPointer(t, r.ID) {
-				rep.add("record without token pointer", key, s.k.token(r.TokenHash))
-				if repair {
-					ttl := time.Duration(r.Expires-millis(now)) * time.Millisecond
-					if err := s.rdb.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), ttl).Err(); err != nil {
-						return storeErr("repair token pointer", err)
-					}
-					rep.Repaired++
-				}
-			}
-		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+
 	// Index entries: each must have a record that belongs in that index.
-	check := func(ix string) error {
-		members, err := s.rdb.ZRange(ctx, ix, 0, -1).Result()
-		if err != nil {
-			return storeErr("verify index", err)
-		}
-		for _, m := range members {
-			if len(m) != 4 {
-				rep.add("index entry without record", ix, fmt.Sprintf("member %q", m))
+	for ix, es := range entries {
+		for m, score := range es {
+			id := idOf(m)
+			belongs := false
+			if id >= 0 {
+				raw, err := s.rdb.Get(ctx, s.k.record(t, id)).Result()
+				if err != nil && err != redis.Nil {
+					return storeErr("verify index record", err)
+				}
+				if err == nil {
+					if r, derr := decodeRecord(raw); derr == nil {
+						belongs = ix == s.k.expiry(t)
+						for _, k := range s.k.indexKeys(t, r) {
+							belongs = belongs || k == ix
+						}
+					}
+				}
+			}
+			if belongs {
 				continue
 			}
-			id := int(uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3]))
-			raw, err := s.rdb.Get(ctx, s.k.record(t, id)).Result()
-			if err != nil && err != redis.Nil {
-				return storeErr("verify index record", err)
+			detail := "id " + strconv.Itoa(id)
+			if id < 0 {
+				detail = fmt.Sprintf("member %q", m)
 			}
-			belongs := false
-			if err == nil {
-				if r, derr := decodeRecord(raw); derr == nil {
-					belongs = ix == s.k.expiry(t)
-					for _, k := range s.k.indexKeys(t, r) {
-						belongs = belongs || k == ix
+			rep.add("index entry without record", ix, detail)
+			if repair {
+				if err := s.ixRem(ctx, t, ix, score, m); err != nil {
+					return err
+				}
+				if id < 0 {
+					// A malformed member cannot be located in a chunk; a rewrite drops it.
+					if err := s.ixRebuild(ctx, t, ix); err != nil {
+						return err
 					}
 				}
-			}
-			if !belongs {
-				rep.add("index entry without record", ix, "id "+strconv.Itoa(id))
-				if repair {
-					if err := s.rdb.ZRem(ctx, ix, m).Err(); err != nil {
-						return storeErr("repair index", err)
-					}
-					rep.Repaired++
-				}
+				rep.Repaired++
 			}
 		}
-		return nil
 	}
-	if err := s.scanKeys(ctx, base+"ix:*", check); err != nil {
-		return err
-	}
-	return check(s.k.expiry(t))
+	return nil
 }
 
 // verifyTokens checks that every token pointer leads to its session.

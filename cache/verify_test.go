@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"connectsession/graph/model"
 )
 
@@ -38,8 +36,12 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 		}
 
 		// Break it in each way a crash between steps could, had writes not been atomic.
-		b.rdb.ZRem(ctx, b.store.k.index(demo, ixProvider, "hibob"), member(a.ID))
-		b.rdb.ZAdd(ctx, b.store.k.all(demo), redis.Z{Score: 1, Member: member(999999)})
+		if err := b.store.ixRem(ctx, demo, b.store.k.index(demo, ixProvider, "hibob"), a.CreatedAt.UnixMilli(), member(a.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.store.ixAdd(ctx, demo, b.store.k.all(demo), 1, 999999); err != nil {
+			t.Fatal(err)
+		}
 		b.rdb.HDel(ctx, b.store.k.idBucket(c.ID), strconv.Itoa(c.ID))
 		b.rdb.Set(ctx, b.store.k.token("nothing-here"), tokenPointer(demo, 424242), 0)
 

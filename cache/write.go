@@ -58,12 +58,13 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 	}
 	id := int(id64)
 	now := s.now()
-	r, token, expiresIn := newRecord(in, id, now)
+	r, secret := newRecord(in, id, now)
+	token := sessionToken(id, secret)
 
 	// Global pointers first: if the tenant write below fails, they point at nothing and
 	// every reader treats them as unknown.
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		s.createPointers(ctx, p, t, r, expiresIn)
+		s.createPointers(ctx, p, t, r)
 		return nil
 	})
 	if err != nil {
@@ -82,13 +83,14 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 }
 
 // newRecord builds the record of a new session from a validated input, with a fresh
-// token; it returns the record, the token and the lifetime in seconds.
-func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*record, string, int) {
+// token secret (the token is sessionToken(id, secret) once the id is known); it returns
+// the record and the secret.
+func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*record, string) {
 	expiresIn := model.DefaultExpiresIn
 	if in.ExpiresIn != nil {
 		expiresIn = *in.ExpiresIn
 	}
-	token, hash := newToken()
+	secret, hash := newSecret()
 	r := &record{
 		ID:        id,
 		Created:   millis(now),
@@ -108,15 +110,15 @@ func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*rec
 	if in.Metadata != nil {
 		r.Meta = []byte(in.Metadata)
 	}
-	return r, token, expiresIn
+	return r, secret
 }
 
-// createPointers queues a new session's global pointers: id → tenant, token → session
-// (expiring with it), and the tenant in the retention sweep's set.
-func (s *Store) createPointers(ctx context.Context, p redis.Pipeliner, t model.Tenant, r *record, expiresIn int) {
+// createPointers queues a new session's global pointers: id → tenant (through which its
+// token is authenticated too: the token carries the id), and the tenant in the retention
+// sweep's set.
+func (s *Store) createPointers(ctx context.Context, p redis.Pipeliner, t model.Tenant, r *record) {
 	tag := tenantTag(t)
 	p.HSet(ctx, s.k.idBucket(r.ID), strconv.Itoa(r.ID), tag)
-	p.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), time.Duration(expiresIn)*time.Second)
 	p.SAdd(ctx, s.k.tenants(), tag)
 }
 
@@ -132,7 +134,7 @@ func (s *Store) createIndexes(t model.Tenant, r *record) ([]string, []int64) {
 	return join, scores
 }
 
-// apply runs writeScript.
+// apply runs writeScript. scores holds one score per index of leave, then of join.
 func (s *Store) apply(ctx context.Context, t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) (bool, error) {
 	keys, args := s.writeArgs(t, id, expected, next, leave, join, scores, event)
 	n, err := writeScript.Run(ctx, s.rdb, keys, args...).Int()
@@ -148,7 +150,7 @@ func (s *Store) writeArgs(t model.Tenant, id int, expected, next string, leave, 
 	keys = append(keys, s.k.record(t, id))
 	keys = append(keys, leave...)
 	keys = append(keys, join...)
-	args := make([]any, 0, 7+len(scores))
+	args := make([]any, 0, 8+len(scores))
 	channel := ""
 	if event != "" {
 		channel = s.k.events(t)
@@ -157,7 +159,7 @@ func (s *Store) writeArgs(t model.Tenant, id int, expected, next string, leave, 
 	if s.sharded {
 		publish = "SPUBLISH"
 	}
-	args = append(args, expected, next, member(id), len(leave), channel, event, publish)
+	args = append(args, expected, next, member(id), len(leave), channel, event, publish, s.k.tenantBase(t))
 	for _, sc := range scores {
 		args = append(args, sc)
 	}
@@ -217,7 +219,9 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 	return nil, nil, fmt.Errorf("cache: write session %d: %w", id, model.ErrConflict)
 }
 
-// indexDiff lists the indexes a record leaves and joins between two states.
+// indexDiff lists the indexes a record leaves and joins between two states, with one
+// score per index: the entry's current score for those it leaves, its new one for those
+// it joins (leave's first). A moved expiry leaves the expiry index and joins it again.
 func (s *Store) indexDiff(t model.Tenant, cur, next *record) (leave, join []string, scores []int64) {
 	old := s.k.indexKeys(t, cur)
 	var now []string
@@ -232,41 +236,64 @@ func (s *Store) indexDiff(t model.Tenant, cur, next *record) (leave, join []stri
 		}
 		return false
 	}
+	var joinScores []int64
 	for _, k := range old {
 		if !in(now, k) {
 			leave = append(leave, k)
+			scores = append(scores, cur.Created)
 		}
 	}
 	for _, k := range now {
 		if !in(old, k) {
 			join = append(join, k)
-			scores = append(scores, next.Created)
+			joinScores = append(joinScores, next.Created)
 		}
 	}
 	switch {
 	case next == nil:
 		leave = append(leave, s.k.expiry(t))
+		scores = append(scores, cur.Expires)
 	case next.Expires != cur.Expires:
+		leave = append(leave, s.k.expiry(t))
+		scores = append(scores, cur.Expires)
 		join = append(join, s.k.expiry(t))
-		scores = append(scores, next.Expires)
+		joinScores = append(joinScores, next.Expires)
 	}
-	return leave, join, scores
+	return leave, join, append(scores, joinScores...)
 }
 
 // Authenticate exchanges a token for its session, setting AuthenticatedAt the first
-// time. An unknown, expired or revoked token returns model.ErrUnauthenticated.
+// time. An unknown, expired, revoked or malformed token returns model.ErrUnauthenticated.
 func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectSession, error) {
-	hash := hashToken(token)
-	ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, model.ErrUnauthenticated
-	}
-	if err != nil {
-		return nil, storeErr("token lookup", err)
-	}
-	t, id, ok := parseTokenPointer(ptr)
+	id, hash, legacy, ok := parseToken(token)
 	if !ok {
 		return nil, model.ErrUnauthenticated
+	}
+	var t model.Tenant
+	if legacy {
+		// An old-form token: found through its pointer, while it lives.
+		hash = hashToken(token)
+		ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, model.ErrUnauthenticated
+		}
+		if err != nil {
+			return nil, storeErr("token lookup", err)
+		}
+		if t, id, ok = parseTokenPointer(ptr); !ok {
+			return nil, model.ErrUnauthenticated
+		}
+	} else {
+		tag, err := s.rdb.HGet(ctx, s.k.idBucket(id), strconv.Itoa(id)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, model.ErrUnauthenticated
+		}
+		if err != nil {
+			return nil, storeErr("token lookup", err)
+		}
+		if t, ok = parseTenantTag(tag); !ok {
+			return nil, model.ErrUnauthenticated
+		}
 	}
 	_, next, err := s.modify(ctx, t, id, eventAuthenticated, func(r *record, now time.Time) (*record, error) {
 		if subtle.ConstantTimeCompare([]byte(r.TokenHash), []byte(hash)) != 1 || !r.tokenUsable(now) {
@@ -325,10 +352,11 @@ func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput)
 		if next.Expires == cur.Expires || next.Revoked != 0 {
 			return nil
 		}
-		// Move the token's lifetime first: if the record write then fails, the pointer
+		// An old-form token's pointer (if any: newer tokens have none, SET XX creates
+		// nothing) moves its lifetime first: if the record write then fails, the pointer
 		// outlives the record's expiry, which authentication checks anyway.
 		ttl := time.Duration(next.Expires-millis(s.now())) * time.Millisecond
-		return storeErr("token expiry", s.rdb.Set(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
+		return storeErr("token expiry", s.rdb.SetXX(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
 	})
 	if err != nil {
 		return nil, err
@@ -349,7 +377,8 @@ func (s *Store) Revoke(ctx context.Context, t model.Tenant, id int) (*model.Conn
 	if err != nil {
 		return nil, err
 	}
-	// The record already refuses the token; removing the pointer only frees memory.
+	// The record already refuses the token; removing an old-form token's pointer (if
+	// any) only frees memory.
 	if err := s.rdb.Del(ctx, s.k.token(next.TokenHash)).Err(); err != nil {
 		s.log.WarnContext(ctx, "revoke: token pointer left to expire", "id", id, "err", err)
 	}
