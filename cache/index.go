@@ -214,11 +214,14 @@ local function ix_rem(ix, sraw, m)
   if below then return end
   local ck = ix_chunk(ix, dm)
   if redis.call('ZREM', ck, m) == 1 then
-    if redis.call('HINCRBY', ix.cnt, ix.suffix, -1) <= 0 then
-      redis.call('HDEL', ix.cnt, ix.suffix, '#' .. ix.suffix)
-    end
+    local n = redis.call('HINCRBY', ix.cnt, ix.suffix, -1)
     if redis.call('EXISTS', ck) == 0 then
       redis.call('ZREM', ix.dir, dm)
+    end
+    if n <= IX_MAX / 2 then
+      -- Small again: back to one plain sorted set (at half the limit, so that an index
+      -- around the limit does not switch forms on every write).
+      ix_rebuild(ix)
     end
   end
 end

@@ -12,16 +12,38 @@ import (
 //
 //	<p>:seq                        global id sequence (INCR)
 //	<p>:ids:<id/128>               hash id → tenant, bucketed to stay compact
-//	<p>:tok:<sha256(token)>        token pointer "<tenant>:<id>", expiring with the session
+//	<p>:tok:<sha256(token)>        old-form tokens only: pointer "<tenant>:<id>", expiring
+//	                               with the session (tokens now carry the id, see token.go)
 //	<p>:tenants                    set of tenants holding sessions (for retention sweeps)
 //	<p>:{<tenant>}:s:<id>          the session record
 //	<p>:{<tenant>}:ix:all          creation index: score createdAt (ms), member id (4 bytes BE)
 //	<p>:{<tenant>}:ix:<f>:<value>  one creation-ordered index per equality filter value
 //	<p>:{<tenant>}:exp             expiry index: score expiresAt (ms), for retention
+//	<p>:{<tenant>}:ixd:<suffix>    directory of a chunked index (see below)
+//	<p>:{<tenant>}:ixk:<n>:<suffix> one chunk of a chunked index
+//	<p>:{<tenant>}:ixn             hash: <suffix> → entry count of each chunked index, and
+//	                               #<suffix> → its chunk number sequence
 //	<p>:{<tenant>}:ev              the tenant's event channel
 //
 // Members are 4-byte big-endian ids, so that ties on the score sort by id and cost
 // little memory.
+//
+// An index (named by its plain key above; <suffix> is that key after the tenant's
+// "<p>:{<tenant>}:", e.g. "ix:all" or "exp") has one of two forms. Plain: one sorted set
+// under its key, as long as it holds at most 128 entries (chunkMax), so that Redis keeps
+// it listpack-encoded; older data may hold plain indexes of any size, which are read as
+// such. Chunked, once a write would leave it with more than 128 entries: the plain key is
+// gone and a directory exists. The directory is a sorted set, all scores 0 and so ordered
+// by member, with one member per chunk: the chunk's lower bound (8-byte big-endian score
+// and 4-byte big-endian id, 12 bytes) followed by the chunk's number n in decimal, which
+// names the chunk key and never changes (the bound may be lowered). ZREVRANGEBYLEX
+// dir [<bound of (score, id)>\xff - LIMIT 0 1 finds the chunk holding (score, id). A
+// chunk is a sorted set of at most 128 entries, all at or above its bound and below the
+// next chunk's. Appends past the last entry start a new chunk (creates come in creation
+// order, so chunks stay full); an insert into a full chunk elsewhere splits it in halves;
+// a removal that empties a chunk deletes it and its directory member, and the count
+// fields go with the last entry. All of it is in cache/index.go (ixLua), run inside the
+// scripts so that writes stay atomic.
 type keys struct{ prefix string }
 
 const idBucketSize = 128

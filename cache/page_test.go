@@ -102,7 +102,6 @@ func ids(p *model.Page) []int {
 
 func TestPagesMatchReference(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
-		ctx := context.Background()
 		all := seedSessions(t, b, demo, 41)
 		// A session of another tenant must never show.
 		mustCreate(t, b, createIn(model.Tenant{OrganizationID: 1, ProjectID: "demo2"}, "owner-0"))
@@ -123,66 +122,74 @@ func TestPagesMatchReference(t *testing.T) {
 			{Provider: ptr("nobody")},
 			{Provider: ptr("personio"), AccountID: ptr("acc-0"), Category: ptr(model.CategoryATS), OriginOwnerID: ptr("owner-2")},
 		}
-		for fi, f := range filters {
-			for _, asc := range []bool{false, true} {
-				want := expected(all, f, asc)
-				for _, size := range []int{1, 4, 7, 100} {
-					name := fmt.Sprintf("filter%d/asc=%v/size=%d", fi, asc, size)
-					// Forwards with first/after.
-					var got []int
-					var after *string
-					for step := 0; ; step++ {
-						p, err := b.store.List(ctx, demo, model.ListQuery{Filter: f, Ascending: asc, WantCount: true,
-							Args: model.PageArgs{First: ptr(size), After: after}})
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						if p.TotalCount != len(want) {
-							t.Errorf("%s: totalCount %d, want %d", name, p.TotalCount, len(want))
-						}
-						if p.PageInfo.HasPreviousPage != (step > 0 && len(got) > 0) {
-							t.Errorf("%s step %d: hasPreviousPage %v", name, step, p.PageInfo.HasPreviousPage)
-						}
-						got = append(got, ids(p)...)
-						if !p.PageInfo.HasNextPage {
-							break
-						}
-						if len(p.Nodes) == 0 || step > 100 {
-							t.Fatalf("%s: hasNextPage on an empty page", name)
-						}
-						after = p.PageInfo.EndCursor
+		checkPages(t, b, demo, all, filters, []int{1, 4, 7, 100})
+	})
+}
+
+// checkPages pages through a tenant with each filter in both orders and with each page
+// size, forwards and backwards, comparing with the reference built from all.
+func checkPages(t *testing.T, b *backend, tn model.Tenant, all []*model.ConnectSession, filters []*model.ConnectSessionFilter, sizes []int) {
+	t.Helper()
+	ctx := context.Background()
+	for fi, f := range filters {
+		for _, asc := range []bool{false, true} {
+			want := expected(all, f, asc)
+			for _, size := range sizes {
+				name := fmt.Sprintf("filter%d/asc=%v/size=%d", fi, asc, size)
+				// Forwards with first/after.
+				var got []int
+				var after *string
+				for step := 0; ; step++ {
+					p, err := b.store.List(ctx, tn, model.ListQuery{Filter: f, Ascending: asc, WantCount: true,
+						Args: model.PageArgs{First: ptr(size), After: after}})
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
 					}
-					if !slices.Equal(got, want) {
-						t.Errorf("%s forwards: got %v, want %v", name, got, want)
+					if p.TotalCount != len(want) {
+						t.Errorf("%s: totalCount %d, want %d", name, p.TotalCount, len(want))
 					}
-					// Backwards with last/before.
-					got = nil
-					var before *string
-					for step := 0; ; step++ {
-						p, err := b.store.List(ctx, demo, model.ListQuery{Filter: f, Ascending: asc,
-							Args: model.PageArgs{Last: ptr(size), Before: before}})
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						if p.PageInfo.HasNextPage != (step > 0 && len(want) > 0) {
-							t.Errorf("%s back step %d: hasNextPage %v", name, step, p.PageInfo.HasNextPage)
-						}
-						got = append(ids(p), got...)
-						if !p.PageInfo.HasPreviousPage {
-							break
-						}
-						if step > 100 {
-							t.Fatalf("%s: endless", name)
-						}
-						before = p.PageInfo.StartCursor
+					if p.PageInfo.HasPreviousPage != (step > 0 && len(got) > 0) {
+						t.Errorf("%s step %d: hasPreviousPage %v", name, step, p.PageInfo.HasPreviousPage)
 					}
-					if !slices.Equal(got, want) {
-						t.Errorf("%s backwards: got %v, want %v", name, got, want)
+					got = append(got, ids(p)...)
+					if !p.PageInfo.HasNextPage {
+						break
 					}
+					if len(p.Nodes) == 0 || step > 100 {
+						t.Fatalf("%s: hasNextPage on an empty page", name)
+					}
+					after = p.PageInfo.EndCursor
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s forwards: got %v, want %v", name, got, want)
+				}
+				// Backwards with last/before.
+				got = nil
+				var before *string
+				for step := 0; ; step++ {
+					p, err := b.store.List(ctx, tn, model.ListQuery{Filter: f, Ascending: asc,
+						Args: model.PageArgs{Last: ptr(size), Before: before}})
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if p.PageInfo.HasNextPage != (step > 0 && len(want) > 0) {
+						t.Errorf("%s back step %d: hasNextPage %v", name, step, p.PageInfo.HasNextPage)
+					}
+					got = append(ids(p), got...)
+					if !p.PageInfo.HasPreviousPage {
+						break
+					}
+					if step > 100 {
+						t.Fatalf("%s: endless", name)
+					}
+					before = p.PageInfo.StartCursor
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s backwards: got %v, want %v", name, got, want)
 				}
 			}
 		}
-	})
+	}
 }
 
 func TestPageWindowBetweenCursors(t *testing.T) {
