@@ -35,12 +35,10 @@ end
 
 -- ix_enc is an entry as a directory bound: 8-byte big-endian score, then the 4-byte member.
 local function ix_enc(s, m)
-  local b, x = {}, s
-  for i = 8, 1, -1 do
-    b[i] = x % 256
-    x = math.floor(x / 256)
-  end
-  return string.char(b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8]) .. m
+  local hi = math.floor(s / 4294967296)
+  local lo = s - hi * 4294967296
+  return string.char(math.floor(hi / 16777216) % 256, math.floor(hi / 65536) % 256, math.floor(hi / 256) % 256, hi % 256,
+    math.floor(lo / 16777216) % 256, math.floor(lo / 65536) % 256, math.floor(lo / 256) % 256, lo % 256) .. m
 end
 
 -- ix_bound decodes a directory member's lower bound: score, id.
@@ -151,15 +149,24 @@ local function ix_rebuild(ix)
   redis.call('HSET', ix.cnt, ix.suffix, #list)
 end
 
--- ix_add inserts entry (s, m); s is the score as a decimal string.
+-- ix_add inserts entry (s, m); s is the score as a decimal string. Writes cost a few
+-- calls per index (creates touch about eight): the chunk lookup first (a chunked index is
+-- the common case of a large tenant), the plain key's size only when there is no chunk.
 local function ix_add(ix, sraw, m)
   local s = tonumber(sraw)
-  local dm, below = nil, false
-  if ix_chunked(ix) then dm, below = ix_locate(ix, s, m) end
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', 0, 1)[1]
+  local below = false
   if not dm then
-    redis.call('ZADD', ix.key, sraw, m)
-    if redis.call('ZCARD', ix.key) > IX_MAX then ix_rebuild(ix) end
-    return
+    local n = redis.call('ZCARD', ix.key)
+    if n == 0 then
+      -- Empty, or chunked with the entry below every chunk: then the first chunk.
+      dm = redis.call('ZRANGE', ix.dir, 0, 0)[1]
+      below = true
+    end
+    if not dm then
+      if redis.call('ZADD', ix.key, sraw, m) == 1 and n + 1 > IX_MAX then ix_rebuild(ix) end
+      return
+    end
   end
   local ck = ix_chunk(ix, dm)
   local size = redis.call('ZCARD', ck)
@@ -201,17 +208,17 @@ local function ix_add(ix, sraw, m)
   end
 end
 
--- ix_rem removes entry (s, m); s is the score the entry was written with.
+-- ix_rem removes entry (s, m); s is the score the entry was written with. A chunked
+-- index that shrinks to half the limit becomes plain again.
 local function ix_rem(ix, sraw, m)
-  local dm, below = nil, false
-  if ix_chunked(ix) then dm, below = ix_locate(ix, tonumber(sraw), m) end
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(tonumber(sraw), m) .. '\255', '-', 'LIMIT', 0, 1)[1]
   if not dm then
+    -- Plain (an entry below every chunk does not exist).
     if redis.call('ZREM', ix.key, m) == 1 and redis.call('ZCARD', ix.key) > IX_MAX then
       ix_rebuild(ix)
     end
     return
   end
-  if below then return end
   local ck = ix_chunk(ix, dm)
   if redis.call('ZREM', ck, m) == 1 then
     local n = redis.call('HINCRBY', ix.cnt, ix.suffix, -1)
@@ -236,12 +243,12 @@ end
 
 -- ix_has reports whether the index holds member m at score s.
 local function ix_has(ix, s, m)
-  if not ix_chunked(ix) then
-    return redis.call('ZSCORE', ix.key, m) ~= false
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', 0, 1)[1]
+  if dm then
+    return redis.call('ZSCORE', ix_chunk(ix, dm), m) ~= false
   end
-  local dm, below = ix_locate(ix, s, m)
-  if not dm or below then return false end
-  return redis.call('ZSCORE', ix_chunk(ix, dm), m) ~= false
+  -- Plain, or below every chunk (then the plain key does not exist).
+  return redis.call('ZSCORE', ix.key, m) ~= false
 end
 
 -- ix_walk_plain calls visit(s, m) for the entries of a plain index within score range
