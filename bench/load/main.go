@@ -154,6 +154,20 @@ func load(ctx context.Context, store *cache.Store, org int, project string, n, b
 	return first, last, <-errc
 }
 
+// indexKind names an index by its key suffix ("ix:all", "ix:<f>:<value>", "exp").
+func indexKind(suffix string) string {
+	switch {
+	case suffix == "ix:all":
+		return "index: all (creation order)"
+	case suffix == "exp":
+		return "index: expiry (retention)"
+	case strings.HasPrefix(suffix, "ix:"):
+		f := strings.SplitN(suffix, ":", 3)[1]
+		return "index: " + map[string]string{"p": "provider", "o": "owner", "a": "account", "c": "category", "t": "type"}[f]
+	}
+	return "index: " + suffix
+}
+
 // report sums MEMORY USAGE over every key under prefix, by kind of key, and divides by
 // the number of session records.
 func report(ctx context.Context, rdb *redis.Client, prefix string) error {
@@ -175,19 +189,23 @@ func report(ctx context.Context, rdb *redis.Client, prefix string) error {
 			case strings.HasPrefix(rest, "s:"):
 				records++
 				return "record (JSON string)"
-			case rest == "ix:all":
-				return "index: all (creation order)"
-			case rest == "exp":
-				return "index: expiry (retention)"
-			case strings.HasPrefix(rest, "ix:"):
-				f := strings.SplitN(rest, ":", 3)[1]
-				return "index: " + map[string]string{"p": "provider", "o": "owner", "a": "account", "c": "category", "t": "type"}[f]
+			case strings.HasPrefix(rest, "ixk:"):
+				// A chunk of a chunked index: ixk:<n>:<index suffix>.
+				if parts := strings.SplitN(rest, ":", 3); len(parts) == 3 {
+					return indexKind(parts[2]) + " chunks"
+				}
+			case strings.HasPrefix(rest, "ixd:"):
+				return "index directories"
+			case rest == "ixn":
+				return "index counts (hash)"
+			case rest == "exp" || strings.HasPrefix(rest, "ix:"):
+				return indexKind(rest)
 			}
 			return "tenant: " + rest
 		}
 		switch {
 		case strings.HasPrefix(rest, "tok:"):
-			return "token pointer (string + TTL)"
+			return "token pointer, old-form tokens (string + TTL)"
 		case strings.HasPrefix(rest, "ids:"):
 			return "id -> tenant buckets (hash)"
 		}
