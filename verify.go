@@ -12,10 +12,11 @@ import (
 )
 
 const verifyUsage = `usage: verify [-org N -project P] [-repair]
-  checks records against their indexes and pointers (every tenant and the token
-  pointers, or one tenant), prints each inconsistency, and with -repair fixes them.
-  Exits non-zero when it found inconsistencies and did not repair them (dangling
-  token pointers that an interrupted create may leave are reported as harmless). Takes the server's Redis
+  checks records against their indexes (plain or chunked) and pointers (every tenant
+  and the old-form token pointers, or one tenant), prints each inconsistency, and with
+  -repair fixes them. Exits non-zero when it found inconsistencies and did not repair
+  them (dangling token pointers an interrupted delete may leave are reported as
+  harmless). Takes the server's Redis
   settings (-redis-url, -redis-cluster-addrs, -redis-key-prefix or their variables).`
 
 // runVerify is the `verify` command.

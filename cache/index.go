@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -552,14 +551,4 @@ func idOf(m string) int {
 		return -1
 	}
 	return int(uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3]))
-}
-
-// sortEntries orders entries in index order.
-func sortEntries(es []ixEntry) {
-	sort.Slice(es, func(i, j int) bool {
-		if es[i].score != es[j].score {
-			return es[i].score < es[j].score
-		}
-		return idOf(es[i].m) < idOf(es[j].m)
-	})
 }
