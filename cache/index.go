@@ -285,7 +285,7 @@ end
 -- order (from the highest down when top), until visit returns false. from, when set, is
 -- an entry {score, member} where the walk may start (the window's bound in walking
 -- direction), so that it finds its first chunk in O(log N). A chunked index is walked
--- chunk by chunk; a plain one in batches of batch.
+-- chunk by chunk, each read in batches of batch entries; a plain one in batches of batch.
 local function ix_walk(ix, top, lo, hi, from, batch, visit)
   if not ix_chunked(ix) then
     return ix_walk_plain(ix, top, lo, hi, batch, visit)
@@ -300,15 +300,21 @@ local function ix_walk(ix, top, lo, hi, from, batch, visit)
     dm = redis.call('ZRANGE', ix.dir, 0, 0)[1]
   end
   while dm do
+    -- The chunk in batches: a page usually needs a part of one chunk or two.
     local ck = ix_chunk(ix, dm)
-    local res
-    if top then
-      res = redis.call('ZREVRANGEBYSCORE', ck, hi, lo, 'WITHSCORES')
-    else
-      res = redis.call('ZRANGEBYSCORE', ck, lo, hi, 'WITHSCORES')
-    end
-    for i = 1, #res, 2 do
-      if not visit(tonumber(res[i + 1]), res[i], res[i + 1]) then return end
+    local offset = 0
+    while true do
+      local res
+      if top then
+        res = redis.call('ZREVRANGEBYSCORE', ck, hi, lo, 'WITHSCORES', 'LIMIT', offset, batch)
+      else
+        res = redis.call('ZRANGEBYSCORE', ck, lo, hi, 'WITHSCORES', 'LIMIT', offset, batch)
+      end
+      for i = 1, #res, 2 do
+        if not visit(tonumber(res[i + 1]), res[i], res[i + 1]) then return end
+      end
+      if #res < 2 * batch then break end
+      offset = offset + batch
     end
     local bs = ix_bound(dm)
     if top then
