@@ -22,7 +22,7 @@ func TestParseKey(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"", "csk_", key[:len(key)-1], key + "A", strings.Replace(key, "csk_", "csx_", 1),
-		"csk_" + strings.ToUpper(id) + key[len("csk_")+16:],
+		"csk_ABCDEF0123456789" + key[len("csk_")+16:], // upper-case hex is not a key id
 		"csk_" + id + "-" + key[len("csk_")+17:],
 		key[:len(key)-2] + "!!",
 	} {
