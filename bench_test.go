@@ -25,6 +25,12 @@ import (
 // miniredis, with its own key prefix.
 func benchService(b *testing.B) (*service, redis.UniversalClient) {
 	b.Helper()
+	return benchServiceWith(b, nil)
+}
+
+// benchServiceWith is benchService with a change to the default configuration.
+func benchServiceWith(b *testing.B, tweak func(*config)) (*service, redis.UniversalClient) {
+	b.Helper()
 	rdb := redistest.FromEnv(b)
 	prefix := "bench"
 	if rdb == nil {
@@ -36,6 +42,9 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 	cfg, err := testConfig(prefix)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(cfg)
 	}
 	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -118,6 +127,12 @@ func BenchmarkPointRead(b *testing.B) {
 	b.Run("noauth", func(b *testing.B) {
 		open := resolvers.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
 		serveBench(b, open, "", body)
+	})
+	b.Run("apikey-ratelimited", func(b *testing.B) {
+		// A per-key limit high enough never to refuse: what checking it costs.
+		limited, _ := benchServiceWith(b, func(c *config) { c.APIKeyRate = 1 << 30 })
+		lid := load(b, limited, 10)
+		serveBench(b, limited.handler, issueBenchKey(b, limited), strings.Replace(body, fmt.Sprintf(`{"id":%d}`, id), fmt.Sprintf(`{"id":%d}`, lid), 1))
 	})
 }
 

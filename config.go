@@ -32,6 +32,7 @@ type config struct {
 	AliasLimit         int
 	Introspection      bool
 	AuthenticateRate   int
+	APIKeyRate         int
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -63,6 +64,7 @@ var settings = []setting{
 	{"ALIAS_LIMIT", "30", "most aliased fields one operation may use"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
+	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
@@ -147,6 +149,7 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.DepthLimit = positive("DEPTH_LIMIT", 1)
 	c.AliasLimit = positive("ALIAS_LIMIT", 1)
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
+	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
 	}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // raw sends a request and returns the status and decoded body.
@@ -209,4 +211,76 @@ func TestMetricsAndRequestID(t *testing.T) {
 		t.Errorf("access log lacks the request id")
 	}
 	_ = fmt.Sprint
+}
+
+// API_KEY_RATE_LIMIT bounds each key's operations per second across instances: once a
+// key's budget is spent, both instances refuse it with RATE_LIMITED and retryAfter, write
+// nothing, and count the refusal; other keys and keyless calls are not affected.
+func TestAPIKeyRateLimit(t *testing.T) {
+	r := newSharedRedis(t)
+	busy, err := r.apikey(t, "create", "-org", "1", "-role", "write", "-label", "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := r.apikey(t, "create", "-org", "1", "-role", "write", "-label", "quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := r.env()
+	env["API_KEY_RATE_LIMIT"] = "5"
+	a, b := startServer(t, env), startServer(t, env)
+	read := `{ connectSessions(organizationId: 1, projectId: "demo", first: 1) { totalCount } }`
+	start := time.Now()
+	allowed := 0
+	var refused *gqlResponse
+	for i := 0; i < 40 && refused == nil; i++ {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		got := s.post(t, "Bearer "+busy, read, nil)
+		switch got.code() {
+		case "":
+			allowed++
+		case "RATE_LIMITED":
+			refused = got
+		default:
+			t.Fatalf("request %d: %+v", i, got.Errors)
+		}
+	}
+	if refused == nil {
+		t.Fatalf("40 requests in %v with a limit of 5 per second: none refused", time.Since(start))
+	}
+	if most := 5 + int(time.Since(start).Seconds()*5) + 1; allowed < 5 || allowed > most {
+		t.Errorf("allowed %d before the first refusal, want 5 to %d", allowed, most)
+	}
+	if retry, _ := refused.Errors[0].Extensions["retryAfter"].(float64); retry != 1 {
+		t.Errorf("retryAfter: got %v, want 1 (seconds, rounded up)", refused.Errors[0].Extensions["retryAfter"])
+	}
+
+	before := r.dump(t)
+	create := `mutation { createConnectSession(input: {organizationId: 1, projectId: "demo", originOwnerId: "o", originOwnerName: "O"}) { token } }`
+	if got := b.post(t, "Bearer "+busy, create, nil); got.code() != "RATE_LIMITED" {
+		t.Errorf("a mutation over the limit: got %+v, want RATE_LIMITED", got.Errors)
+	}
+	if after := r.dump(t); !maps.Equal(before, after) {
+		t.Errorf("a refused mutation wrote to Redis")
+	}
+	a.mustData(t, "Bearer "+quiet, read, nil, nil)
+	if got := a.post(t, "", `mutation { authenticateConnectSession(token: "cst_guess") { id } }`, nil); got.code() != "UNAUTHENTICATED" {
+		t.Errorf("a call without a key: got %+v, want UNAUTHENTICATED", got.Errors)
+	}
+
+	resp, err := http.Get(b.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `connectsession_graphql_operations_total{code="RATE_LIMITED",operation="createConnectSession"} 1`) {
+		t.Errorf("the refusal is not counted in /metrics")
+	}
+
+	time.Sleep(1100 * time.Millisecond)
+	a.mustData(t, "Bearer "+busy, read, nil, nil)
 }

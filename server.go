@@ -24,6 +24,7 @@ import (
 
 	"connectsession/auth"
 	"connectsession/cache"
+	"connectsession/graph/model"
 	"connectsession/playground"
 	"connectsession/resolvers"
 )
@@ -196,6 +197,30 @@ type service struct {
 	page    *playground.Page // GraphiQL at /, nil when off
 }
 
+// keyRateLimit bounds the operations of each API key to perSecond across instances (nil
+// when perSecond is 0: no limit). Requests without a valid key pass: the resolvers refuse
+// them, and authenticateConnectSession, which needs none, has its per-address limit.
+func keyRateLimit(store *cache.Store, authz *auth.Authorizer, perSecond int) func(context.Context) error {
+	if perSecond <= 0 {
+		return nil
+	}
+	limiter := store.NewLeasedLimiter(perSecond)
+	return func(ctx context.Context) error {
+		key, err := authz.Caller(ctx)
+		if err != nil {
+			return nil
+		}
+		ok, retry, err := limiter.Allow(ctx, key.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &model.RateLimitError{RetryAfter: retry}
+		}
+		return nil
+	}
+}
+
 // newService wires the application over rdb; tr (nil: off) traces it.
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
@@ -217,6 +242,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		DisableIntrospection: !cfg.Introspection,
 		Limits:               resolvers.Limits{Complexity: cfg.ComplexityLimit, Depth: cfg.DepthLimit, Aliases: cfg.AliasLimit},
 		Tracer:               tr.tracer(),
+		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
 	})
 	page := newPlayground(cfg)
 	h, err := tr.instrument(routes(cfg, gql, store, page, m.handler(), log), rdb)

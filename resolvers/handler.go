@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -46,6 +47,11 @@ type HandlerOptions struct {
 	Limits Limits
 	// DisableIntrospection turns off __schema and __type (federation's _service stays).
 	DisableIntrospection bool
+	// Admit, when set, is asked once per operation (a subscription: once, when it
+	// starts), before anything runs, whether the caller may run it now; its error
+	// refuses the operation and is presented as a resolver's would be (a
+	// *model.RateLimitError as RATE_LIMITED with retryAfter). Refusals reach Observe too.
+	Admit func(ctx context.Context) error
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -92,6 +98,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.Use(shapeLimit{Limits: opts.Limits, noIntrospection: opts.DisableIntrospection})
 	if opts.PersistedQueries != nil {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
+	}
+	if opts.Admit != nil {
+		srv.AroundOperations(admit(opts.Admit, ErrorPresenter(opts.Logger), opts.Observe))
 	}
 	if opts.Observe != nil {
 		srv.AroundResponses(observe(opts.Observe))
@@ -152,6 +161,27 @@ func traceOperations(tracer trace.Tracer) graphql.ResponseMiddleware {
 			span.SetStatus(codes.Error, resp.Errors[0].Message)
 		}
 		return resp
+	}
+}
+
+// admit refuses an operation before it runs when fn says so, with the error as the
+// presenter shows it, and reports the refusal to report (when set).
+func admit(fn func(context.Context) error, present graphql.ErrorPresenterFunc,
+	report func(ctx context.Context, operation, code string, took time.Duration)) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		err := fn(ctx)
+		if err == nil {
+			return next(ctx)
+		}
+		gqlErr := present(ctx, err)
+		if report != nil && graphql.HasOperationContext(ctx) {
+			opCtx := graphql.GetOperationContext(ctx)
+			if opCtx.Operation != nil {
+				code, _ := gqlErr.Extensions["code"].(string)
+				report(ctx, rootFields(opCtx.Operation), code, time.Since(opCtx.Stats.OperationStart))
+			}
+		}
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{gqlErr}})
 	}
 }
 
