@@ -54,6 +54,11 @@ func createBadInputs() []badInput {
 		createVar("provider 65 characters", "provider", "a"+long(64)),
 		createVar("provider empty", "provider", ""),
 		createVar("categories duplicate", "categories", []string{"HRIS", "ATS", "HRIS"}),
+		// A category's wire value is not its GraphQL name: the schema's own check lets
+		// some of them through in variables, the service must not.
+		createVar("categories wire value", "categories", []string{"hris"}),
+		createVar("categories wire value after a good one", "categories", []string{"ATS", "crm"}),
+		createVar("categories one wire value, not a list", "categories", "hris"),
 		createVar("metadata array", "metadata", []any{1, 2}),
 		createVar("metadata string", "metadata", "plan=gold"),
 		createVar("metadata number", "metadata", 42),
@@ -94,6 +99,7 @@ func updateBadInputs(id int) []badInput {
 		upd("originUsername 256 characters", "originUsername", strings.Repeat("u", 256)),
 		upd("provider invalid", "provider", "Bad Provider"),
 		upd("categories duplicate", "categories", []string{"ATS", "ATS"}),
+		upd("categories wire value", "categories", []string{"crm"}),
 		upd("accountId 256 characters", "accountId", strings.Repeat("a", 256)),
 		upd("label 256 characters", "label", strings.Repeat("l", 256)),
 		upd("metadata array", "metadata", []any{"a"}),
@@ -149,6 +155,7 @@ func listBadInputs() []badInput {
 		lst("filter.createdBefore not a date", `filter: {createdBefore: "2026-13-01"}`, "filter.createdBefore"),
 		v("first 101", map[string]any{"first": 101}, "first"),
 		v("filter.createdAfter not a date", map[string]any{"filter": map[string]any{"createdAfter": "2026-01-02"}}, "filter.createdAfter"),
+		v("filter.category wire value", map[string]any{"filter": map[string]any{"category": "hris"}}, "filter.category"),
 		{name: "connectSession organizationId 0", query: `{ connectSession(organizationId: 0, projectId: "demo", id: 1) { id } }`, field: "organizationId"},
 		{name: "connectSession projectId 129 characters", query: `{ connectSession(organizationId: 1, projectId: "` + strings.Repeat("p", 129) + `", id: 1) { id } }`, field: "projectId"},
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -119,13 +120,9 @@ func (l *CategoryList) UnmarshalGQL(v any) error {
 	}
 	out := make(CategoryList, len(items))
 	for i, item := range items {
-		s, ok := item.(string)
-		if !ok {
-			return fmt.Errorf("categories[%d] must be a string, got %T", i, item)
-		}
-		c, ok := CategoryByName(s)
-		if !ok {
-			return fmt.Errorf("categories[%d]: %q is not a ConnectSessionCategory", i, s)
+		var c Category
+		if err := c.UnmarshalGQL(item); err != nil {
+			return err
 		}
 		out[i] = c
 	}
@@ -140,13 +137,15 @@ func (c Category) MarshalGQL(w io.Writer) {
 
 // UnmarshalGQL reads a category from its GraphQL name.
 func (c *Category) UnmarshalGQL(v any) error {
+	// Values that reach here have passed the schema's validation only when they were
+	// written in the query; a variable's value is checked here, as bad user input.
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("a ConnectSessionCategory must be a string, got %T", v)
+		return Invalid("", fmt.Sprintf("holds %v, which is not a ConnectSessionCategory (use one of %s)", v, strings.Join(categoryNames, ", ")))
 	}
 	k, ok := CategoryByName(s)
 	if !ok {
-		return fmt.Errorf("%q is not a ConnectSessionCategory", s)
+		return Invalid("", fmt.Sprintf("holds %q, which is not a ConnectSessionCategory (use one of %s)", s, strings.Join(categoryNames, ", ")))
 	}
 	*c = k
 	return nil
