@@ -31,6 +31,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 		`{"query":"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }","variables":{"r":[{"__typename":"ConnectSession","id":"x"}]}}`,
 		`{"query":"{","variables":null}`, `[]`, `{}`, `null`, `{"query":1}`, `{"query":"{ __typename }","variables":[1]}`,
 		`{"query":"mutation { deleteConnectSession(organizationId: 99999999999, projectId: \"demo\", id: 1) { deleted } }"}`,
+		`{"query":"query($c: ConnectSessionCategory) { connectSessions(organizationId: 1, projectId: \"demo\", filter: {category: $c}) { totalCount } }","variables":{"c":"hris"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
