@@ -352,6 +352,7 @@ end
 // ixScript runs one index operation, for retention and verify/repair:
 //
 //	KEYS[1]   the index (its plain key)
+//	KEYS[2]   the tenant's guard key (keys.guard)
 //	ARGV[1]   tenant base
 //	ARGV[2]   "add", "rem" (ARGV[3] score, ARGV[4] member), "rebuild", or "range" (the
 //	          lowest ARGV[4] entries with score below ARGV[3], as member, score pairs)
@@ -378,7 +379,7 @@ return 1
 `)
 
 func (s *Store) ixOp(ctx context.Context, t model.Tenant, key string, args ...any) *redis.Cmd {
-	return ixScript.Run(ctx, s.rdb, []string{key}, append([]any{s.k.tenantBase(t)}, args...)...)
+	return ixScript.Run(ctx, s.rdb, []string{key, s.k.guard(t)}, append([]any{s.k.tenantBase(t)}, args...)...)
 }
 
 // ixAdd inserts (score, id) into an index, in whichever form it is.

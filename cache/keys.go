@@ -140,6 +140,13 @@ func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix
 func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
 
+// guard is a key of the tenant that is never written. Scripts that reach keys they do
+// not declare (index chunks, directories, records of a page) declare it last: while the
+// tenant's slot migrates between cluster nodes, a declared key that a node lacks makes
+// Redis refuse the whole script (TRYAGAIN, or ASK and then TRYAGAIN) before it runs, so a
+// script never stops halfway at a key already moved. Outside a migration it costs nothing.
+func (k keys) guard(t model.Tenant) string { return k.tenantBase(t) + "guard" }
+
 // The equality-filter index kinds.
 const (
 	ixProvider = "p"

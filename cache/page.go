@@ -171,7 +171,7 @@ func (s *Store) List(ctx context.Context, t model.Tenant, q model.ListQuery) (*m
 		args = append(args, "", "")
 	}
 	args = append(args, s.k.tenantBase(t))
-	res, err := pageScript.Run(ctx, s.rdb, s.filterKeys(t, q.Filter), args...).Slice()
+	res, err := pageScript.Run(ctx, s.rdb, append(s.filterKeys(t, q.Filter), s.k.guard(t)), args...).Slice()
 	if err != nil {
 		return nil, storeErr("page", err)
 	}

@@ -9,7 +9,8 @@ import "github.com/redis/go-redis/v9"
 //
 //	KEYS[1]            record key
 //	KEYS[2 .. r+1]     indexes the record leaves (their plain keys, see keys)
-//	KEYS[r+2 ..]       indexes the record joins
+//	KEYS[r+2 .. n-1]   indexes the record joins
+//	KEYS[n]            the tenant's guard key (keys.guard)
 //	ARGV[1]            expected current value ("" = the record must not exist)
 //	ARGV[2]            new value ("" = delete the record)
 //	ARGV[3]            index member
@@ -39,7 +40,7 @@ local r = tonumber(ARGV[4])
 for i = 2, r + 1 do
   ix_rem(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
 end
-for i = r + 2, #KEYS do
+for i = r + 2, #KEYS - 1 do
   ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
 end
 if ARGV[5] ~= '' then
@@ -50,10 +51,11 @@ return 1
 
 // pageScript reads one page of a tenant's sessions in one round trip.
 //
-// The indexes in KEYS are intersected (the smallest one is walked, membership in the
-// others checked by the walked entry's score, createdAt in every creation index), so a
-// page filtered on one field walks only that field's index. A window is a range of the
-// walk in index order (createdAt, then id) plus a direction:
+// The indexes in KEYS (all but the last, the tenant's guard key) are intersected (the
+// smallest one is walked, membership in the others checked by the walked entry's score,
+// createdAt in every creation index), so a page filtered on one field walks only that
+// field's index. A window is a range of the walk in index order (createdAt, then id) plus
+// a direction:
 //
 //	take ("top" walks from the highest entry down, "bottom" from the lowest up; "" = no window)
 //	limit
@@ -108,7 +110,7 @@ end
 
 local base = ARGV[20]
 local ixs = {}
-for i = 1, #KEYS do ixs[i] = ix_open(base, KEYS[i]) end
+for i = 1, #KEYS - 1 do ixs[i] = ix_open(base, KEYS[i]) end
 if #ixs > 1 then
   local best, size = 1, ix_size(ixs[1])
   for i = 2, #ixs do

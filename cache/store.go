@@ -87,7 +87,9 @@ func unavailable(err error) bool {
 				return true
 			}
 		}
-		return false
+		// A script that reached a key its node no longer holds (a cluster slot moving):
+		// the guard key makes this rare, but the answer is the same, try again.
+		return strings.Contains(msg, "non local key") || strings.Contains(msg, "TRYAGAIN")
 	}
 	// Everything else is the connection: refused, reset, timed out, pool exhausted,
 	// client closed, or the caller's deadline.

@@ -146,10 +146,11 @@ func (s *Store) apply(ctx context.Context, t model.Tenant, id int, expected, nex
 
 // writeArgs lays out writeScript's keys and arguments.
 func (s *Store) writeArgs(t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) ([]string, []any) {
-	keys := make([]string, 0, 1+len(leave)+len(join))
+	keys := make([]string, 0, 2+len(leave)+len(join))
 	keys = append(keys, s.k.record(t, id))
 	keys = append(keys, leave...)
 	keys = append(keys, join...)
+	keys = append(keys, s.k.guard(t))
 	args := make([]any, 0, 8+len(scores))
 	channel := ""
 	if event != "" {
