@@ -121,6 +121,26 @@ func testSlotMigration(t *testing.T, sessions int) {
 		ids = append(ids, cs.ID)
 	}
 
+	// A subscriber of the tenant's events: sharded pub/sub, on the slot's owner.
+	hub := s.NewHub(HubOptions{})
+	hubCtx, stopHub := context.WithCancel(ctx)
+	hubDone := make(chan struct{})
+	go func() { hub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { _ = hub.Close(); stopHub(); <-hubDone })
+	events, err := hub.Subscribe(ctx, ten, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := create(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, probe.ID)
+	if ev := recv(t, events); ev.Err != nil || ev.ID != probe.ID {
+		t.Fatalf("event before the move: got %+v, want CREATED %d", ev, probe.ID)
+	}
+	sessions++
+
 	slot := int(rdb.ClusterKeySlot(ctx, s.k.record(ten, ids[0])).Val())
 	masters, src := clusterMasters(t, rdb, slot)
 	var dst *clusterNode
@@ -238,6 +258,31 @@ func testSlotMigration(t *testing.T, sessions int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// The old owner dropped the tenant's channel with the slot: the subscription ends
+	// with ErrUnavailable (the client subscribes again), and a new one, on the new
+	// owner, gets the tenant's events.
+	for {
+		ev := recv(t, events)
+		if ev.Err != nil {
+			if !errors.Is(ev.Err, model.ErrUnavailable) {
+				t.Errorf("the subscription ended with %v, want ErrUnavailable", ev.Err)
+			}
+			break
+		}
+	}
+	// The first tries may still reach the old owner (MOVED) until the slot map is
+	// reloaded, which that reply itself starts: clients subscribe again.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if events, err = hub.Subscribe(ctx, ten, nil); err == nil {
+			break
+		}
+		if !errors.Is(err, model.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("subscribe after the move: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	rep, err := s.Verify(ctx, &ten, false)
 	if err != nil {
 		t.Fatal(err)
@@ -272,6 +317,9 @@ func testSlotMigration(t *testing.T, sessions int) {
 	cs, err := create(2000)
 	if err != nil {
 		t.Fatalf("create after the move: %v", err)
+	}
+	if ev := recv(t, events); ev.Err != nil || ev.ID != cs.ID {
+		t.Errorf("event after the move: got %+v, want CREATED %d", ev, cs.ID)
 	}
 	crm := model.CategoryCRM
 	pg, err := s.List(ctx, ten, model.ListQuery{Filter: &model.ConnectSessionFilter{Category: &crm}, Args: model.PageArgs{First: &first}, WantCount: true})
