@@ -11,8 +11,9 @@ import (
 
 // createScript is a whole create in one round trip, on a single server only (it builds
 // the record and id-bucket keys from the new id, which a cluster does not allow across
-// slots): it takes the next id, writes the id pointer, the tenant registry entry, the
-// record and its index entries, and publishes the CREATED event, atomically. On a
+// slots): it takes the next id, writes the id pointer, the token pointer (expiring with
+// the session), the tenant registry entry, the record and its index entries, and
+// publishes the CREATED event, atomically. On a
 // cluster, Create takes three steps instead (id, pointers, tenant script).
 //
 //	KEYS[1]        id sequence
@@ -26,7 +27,9 @@ import (
 //	ARGV[6]        event channel ("" = none)
 //	ARGV[7]        event time (ms)
 //	ARGV[8]        tenant base (every index key starts with it)
-//	ARGV[9 ..]     one score per index, in KEYS order
+//	ARGV[9]        the token pointer's key (keys.token)
+//	ARGV[10]       the token pointer's lifetime in milliseconds
+//	ARGV[11 ..]    one score per index, in KEYS order
 //
 // It returns the new id.
 var createScript = redis.NewScript(ixLua + `
@@ -41,11 +44,12 @@ if redis.call('EXISTS', key) == 1 then
 end
 local rec = '{"i":' .. sid .. ARGV[5]
 redis.call('HSET', ARGV[2] .. string.format('%d', math.floor(id / tonumber(ARGV[3]))), sid, ARGV[4])
+redis.call('SET', ARGV[9], ARGV[4] .. ':' .. sid, 'PX', ARGV[10])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SET', key, rec)
 local m = string.char(math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256, math.floor(id / 256) % 256, id % 256)
 for i = 3, #KEYS do
-  ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 6], m)
+  ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 8], m)
 end
 if ARGV[6] ~= '' then
   redis.call('PUBLISH', ARGV[6], '{"type":"CREATED","id":' .. sid .. ',"at":' .. ARGV[7] .. ',"r":' .. rec .. '}')
@@ -68,9 +72,10 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 	keys := make([]string, 0, 2+len(join))
 	keys = append(keys, s.k.seq(), s.k.tenants())
 	keys = append(keys, join...)
-	args := make([]any, 0, 8+len(scores))
+	args := make([]any, 0, 10+len(scores))
 	args = append(args, s.k.recordPrefix(t), s.k.idBucketPrefix(), idBucketSize, tenantTag(t),
-		enc[len(recordHead):], s.k.events(t), millis(now), s.k.tenantBase(t))
+		enc[len(recordHead):], s.k.events(t), millis(now), s.k.tenantBase(t),
+		s.k.token(r.TokenHash), r.Expires-r.Created)
 	for _, sc := range scores {
 		args = append(args, sc)
 	}

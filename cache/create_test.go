@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"connectsession/graph/model"
 )
@@ -77,9 +78,16 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 			if tag := b.rdb.HGet(ctx, b.store.k.idBucket(m.s.ID), strconv.Itoa(m.s.ID)).Val(); tag != tenantTag(demo) {
 				t.Errorf("id pointer of %d: %q", m.s.ID, tag)
 			}
-			// The token carries the id: no token pointer is written.
-			if id, _, legacy, ok := parseToken(m.tok); !ok || legacy || id != m.s.ID {
+			// The token carries the id, and its pointer leads to the session and expires with it.
+			id, hash, legacy, ok := parseToken(m.tok)
+			if !ok || legacy || id != m.s.ID {
 				t.Errorf("token %q of %d: id %d legacy %v ok %v", m.tok, m.s.ID, id, legacy, ok)
+			}
+			if ptr := b.rdb.Get(ctx, b.store.k.token(hash)).Val(); ptr != tokenPointer(demo, m.s.ID) {
+				t.Errorf("token pointer of %d: %q", m.s.ID, ptr)
+			}
+			if ttl := b.rdb.PTTL(ctx, b.store.k.token(hash)).Val(); ttl <= 0 || ttl > time.Duration(model.DefaultExpiresIn)*time.Second {
+				t.Errorf("token pointer TTL of %d: %v, want up to %ds", m.s.ID, ttl, model.DefaultExpiresIn)
 			}
 			if _, err := b.store.Authenticate(ctx, m.tok); err != nil {
 				t.Errorf("authenticate %d: %v", m.s.ID, err)
@@ -88,8 +96,8 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 		if !b.rdb.SIsMember(ctx, b.store.k.tenants(), tenantTag(demo)).Val() {
 			t.Errorf("tenant not registered for retention")
 		}
-		// Record of each, the indexes, the id bucket, registry, sequence.
-		if n, want := len(dumpKeys(t, b))-before, 2+len(join)+3; n != want {
+		// Record and token pointer of each, the indexes, the id bucket, registry, sequence.
+		if n, want := len(dumpKeys(t, b))-before, 4+len(join)+3; n != want {
 			t.Errorf("%d keys written, want %d", n, want)
 		}
 		for _, m := range got {

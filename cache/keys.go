@@ -12,8 +12,8 @@ import (
 //
 //	<p>:seq                        global id sequence (INCR)
 //	<p>:ids:<id/128>               hash id → tenant, bucketed to stay compact
-//	<p>:tok:<sha256(token)>        old-form tokens only: pointer "<tenant>:<id>", expiring
-//	                               with the session (tokens now carry the id, see token.go)
+//	<p>:tok:<hash>                 token pointer "<tenant>:<id>", expiring with the session;
+//	                               <hash> is the record's TokenHash (see token.go)
 //	<p>:tenants                    set of tenants holding sessions (for retention sweeps)
 //	<p>:{<tenant>}:s:<id>          the session record
 //	<p>:{<tenant>}:ix:all          creation index: score createdAt (ms), member id (4 bytes BE)

@@ -16,11 +16,11 @@ import (
 const tokenPrefix = "cst_"
 
 // A token is "cst_<id in base 36>_<secret>", the secret 192 bits from crypto/rand in
-// base64url (32 characters). The id leads authentication to the session through the id →
-// tenant bucket; the record keeps the hash of the secret (TokenHash), compared in
-// constant time. Tokens issued before the id was in them are "cst_<secret>" and are
-// found through their token pointer (keys.token) while it lives; their record keeps the
-// hash of the whole token.
+// base64url (32 characters). The record keeps the hash of the secret (TokenHash), and the
+// token pointer (keys.token) is keyed by it and expires with the session: authentication
+// follows the pointer, checks that it names the token's id, and compares the hashes in
+// constant time. Tokens issued before the id was in them are "cst_<secret>"; their
+// record and pointer use the hash of the whole token.
 const secretLen = 32
 
 // newSecret returns a fresh token secret and its hash.
@@ -74,7 +74,7 @@ func hashToken(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// tokenPointer is the value of an old-form token's key: "<tenant tag>:<id>".
+// tokenPointer is the value of a token pointer: "<tenant tag>:<id>".
 func tokenPointer(t model.Tenant, id int) string {
 	return tenantTag(t) + ":" + strconv.Itoa(id)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -14,10 +15,11 @@ import (
 // Problem is one inconsistency Verify found.
 type Problem struct {
 	// Kind is one of "index entry without record", "record without index entry",
-	// "record without id pointer", "token pointer to missing session", and for the
-	// chunked form of an index (see keys): "chunk over 128 entries", "directory member
-	// without chunk", "chunk entries outside its bounds", "index count does not match",
-	// "plain index beside its chunks", "chunk without directory member".
+	// "record without id pointer", "record without token pointer", "token pointer to
+	// missing session", and for the chunked form of an index (see keys): "chunk over 128
+	// entries", "directory member without chunk", "chunk entries outside its bounds",
+	// "index count does not match", "plain index beside its chunks", "chunk without
+	// directory member".
 	Kind   string
 	Key    string
 	Detail string
@@ -46,8 +48,9 @@ type Report struct {
 }
 
 // Verify checks tenants' records against their indexes and pointers: every index entry
-// must have its record, every record its index entries (with the right scores) and its id
-// pointer; every (old-form) token pointer must lead to its session. A chunked index must
+// must have its record, every record its index entries (with the right scores), its id
+// pointer and, while its token is usable, its token pointer; every token pointer must
+// lead to its session. A chunked index must
 // be well formed: chunks of at most 128 entries within their directory bounds, every
 // directory member with its chunk and every chunk with its member, and the right count.
 // With only set, one tenant is checked, else every tenant in the registry, plus the
@@ -242,6 +245,23 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 					return storeErr("repair id pointer", err)
 				}
 				rep.Repaired++
+			}
+		}
+		now := s.now()
+		if r.tokenUsable(now) {
+			ptr, err := s.rdb.Get(ctx, s.k.token(r.TokenHash)).Result()
+			if err != nil && err != redis.Nil {
+				return storeErr("verify token pointer", err)
+			}
+			if ptr != tokenPointer(t, r.ID) {
+				rep.add("record without token pointer", key, s.k.token(r.TokenHash))
+				if repair {
+					ttl := time.Duration(r.Expires-millis(now)) * time.Millisecond
+					if err := s.rdb.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), ttl).Err(); err != nil {
+						return storeErr("repair token pointer", err)
+					}
+					rep.Repaired++
+				}
 			}
 		}
 		return nil

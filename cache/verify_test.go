@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
@@ -23,7 +24,7 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 		ctx := context.Background()
 		in := createIn(demo, "acme")
 		in.Provider = ptr("hibob")
-		a, _ := mustCreate(t, b, in)
+		a, aToken := mustCreate(t, b, in)
 		c, _ := mustCreate(t, b, createIn(demo, "globex"))
 		mustCreate(t, b, createIn(model.Tenant{OrganizationID: 2, ProjectID: "x*[y]"}, "odd"))
 
@@ -44,27 +45,32 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 		}
 		b.rdb.HDel(ctx, b.store.k.idBucket(c.ID), strconv.Itoa(c.ID))
 		b.rdb.Set(ctx, b.store.k.token("nothing-here"), tokenPointer(demo, 424242), 0)
+		b.rdb.Del(ctx, b.store.k.token(tokenHash(t, aToken)))
 
 		rep, err = b.store.Verify(ctx, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"index entry without record", "record without id pointer", "record without index entry", "token pointer to missing session"}
-		if got := kinds(rep); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		want := []string{"index entry without record", "record without id pointer", "record without index entry",
+			"record without token pointer", "token pointer to missing session"}
+		if got := kinds(rep); !slices.Equal(got, want) {
 			t.Fatalf("problems: got %v, want %v", got, want)
 		}
 		one, err := b.store.Verify(ctx, &demo, false)
-		if err != nil || len(one.Problems) != 3 || one.Tenants != 1 {
-			t.Errorf("one tenant: %+v %v, want its 3 problems", one, err)
+		if err != nil || len(one.Problems) != 4 || one.Tenants != 1 {
+			t.Errorf("one tenant: %+v %v, want its 4 problems", one, err)
 		}
 
 		rep, err = b.store.Verify(ctx, nil, true)
-		if err != nil || rep.Repaired != 4 {
+		if err != nil || rep.Repaired != 5 {
 			t.Fatalf("repair: %+v %v", rep, err)
 		}
 		rep, err = b.store.Verify(ctx, nil, false)
 		if err != nil || len(rep.Problems) != 0 {
 			t.Fatalf("after repair: %+v %v", rep, err)
+		}
+		if _, err := b.store.Authenticate(ctx, aToken); err != nil {
+			t.Errorf("token after its pointer was repaired: %v", err)
 		}
 		p, err := b.store.List(ctx, demo, model.ListQuery{Filter: &model.ConnectSessionFilter{Provider: ptr("hibob")}, WantCount: true})
 		if err != nil || p.TotalCount != 1 {

@@ -113,12 +113,12 @@ func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*rec
 	return r, secret
 }
 
-// createPointers queues a new session's global pointers: id → tenant (through which its
-// token is authenticated too: the token carries the id), and the tenant in the retention
-// sweep's set.
+// createPointers queues a new session's global pointers: id → tenant, token hash →
+// session (expiring with the session), and the tenant in the retention sweep's set.
 func (s *Store) createPointers(ctx context.Context, p redis.Pipeliner, t model.Tenant, r *record) {
 	tag := tenantTag(t)
 	p.HSet(ctx, s.k.idBucket(r.ID), strconv.Itoa(r.ID), tag)
+	p.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), time.Duration(r.Expires-r.Created)*time.Millisecond)
 	p.SAdd(ctx, s.k.tenants(), tag)
 }
 
@@ -270,32 +270,24 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectS
 	if !ok {
 		return nil, model.ErrUnauthenticated
 	}
-	var t model.Tenant
+	// The token's pointer (keyed by the hash the record keeps: of the secret, or of the
+	// whole token for the old form) lives as long as the token may be used, so an
+	// expired or revoked token is refused here without reading the record.
 	if legacy {
-		// An old-form token: found through its pointer, while it lives.
 		hash = hashToken(token)
-		ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil, model.ErrUnauthenticated
-		}
-		if err != nil {
-			return nil, storeErr("token lookup", err)
-		}
-		if t, id, ok = parseTokenPointer(ptr); !ok {
-			return nil, model.ErrUnauthenticated
-		}
-	} else {
-		tag, err := s.rdb.HGet(ctx, s.k.idBucket(id), strconv.Itoa(id)).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil, model.ErrUnauthenticated
-		}
-		if err != nil {
-			return nil, storeErr("token lookup", err)
-		}
-		if t, ok = parseTenantTag(tag); !ok {
-			return nil, model.ErrUnauthenticated
-		}
 	}
+	ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, model.ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, storeErr("token lookup", err)
+	}
+	t, pid, ok := parseTokenPointer(ptr)
+	if !ok || (!legacy && pid != id) {
+		return nil, model.ErrUnauthenticated
+	}
+	id = pid
 	_, next, err := s.modify(ctx, t, id, eventAuthenticated, func(r *record, now time.Time) (*record, error) {
 		if subtle.ConstantTimeCompare([]byte(r.TokenHash), []byte(hash)) != 1 || !r.tokenUsable(now) {
 			return nil, model.ErrUnauthenticated
@@ -353,11 +345,10 @@ func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput)
 		if next.Expires == cur.Expires || next.Revoked != 0 {
 			return nil
 		}
-		// An old-form token's pointer (if any: newer tokens have none, SET XX creates
-		// nothing) moves its lifetime first: if the record write then fails, the pointer
-		// outlives the record's expiry, which authentication checks anyway.
+		// The token pointer's lifetime moves first: if the record write then fails, the
+		// pointer outlives the record's expiry, which authentication checks anyway.
 		ttl := time.Duration(next.Expires-millis(s.now())) * time.Millisecond
-		return storeErr("token expiry", s.rdb.SetXX(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
+		return storeErr("token expiry", s.rdb.Set(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
 	})
 	if err != nil {
 		return nil, err
@@ -378,8 +369,8 @@ func (s *Store) Revoke(ctx context.Context, t model.Tenant, id int) (*model.Conn
 	if err != nil {
 		return nil, err
 	}
-	// The record already refuses the token; removing an old-form token's pointer (if
-	// any) only frees memory.
+	// The record already refuses the token; removing its pointer frees memory and ends
+	// the token before the record is even read.
 	if err := s.rdb.Del(ctx, s.k.token(next.TokenHash)).Err(); err != nil {
 		s.log.WarnContext(ctx, "revoke: token pointer left to expire", "id", id, "err", err)
 	}
