@@ -22,7 +22,6 @@ type LeasedLimiter struct {
 	limit     redis_rate.Limit
 	lease     int
 	leaseLife time.Duration
-	now       func() time.Time
 	leases    *lru.Cache[string, *lease]
 }
 
@@ -43,7 +42,6 @@ func (s *Store) NewLeasedLimiter(perSecond int) *LeasedLimiter {
 		limit:     redis_rate.Limit{Rate: perSecond, Burst: perSecond, Period: time.Second},
 		lease:     max(1, perSecond/20),
 		leaseLife: time.Second,
-		now:       time.Now,
 		leases:    leases,
 	}
 }
@@ -60,7 +58,7 @@ func (l *LeasedLimiter) Allow(ctx context.Context, subject string) (bool, time.D
 	}
 	le.mu.Lock()
 	defer le.mu.Unlock()
-	now := l.now()
+	now := time.Now()
 	if le.tokens > 0 && now.Before(le.expires) {
 		le.tokens--
 		return true, 0, nil

@@ -74,6 +74,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		r.Auth = AllowAll{}
 	}
 	opts.Limits.defaults()
+	present := ErrorPresenter(opts.Logger)
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexity()}))
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
@@ -100,7 +101,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
 	}
 	if opts.Admit != nil {
-		srv.AroundOperations(admit(opts.Admit, ErrorPresenter(opts.Logger), opts.Observe))
+		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
 	}
 	if opts.Observe != nil {
 		srv.AroundResponses(observe(opts.Observe))
@@ -108,7 +109,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.Tracer != nil {
 		srv.AroundResponses(traceOperations(opts.Tracer))
 	}
-	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv
 }
