@@ -24,6 +24,7 @@ type config struct {
 	RedisClusterAddrs  []string
 	RedisKeyPrefix     string
 	SessionRetention   time.Duration
+	RecordFormat       string
 	APQTTL             time.Duration
 	MaxBodyBytes       int64
 	RequestTimeout     time.Duration
@@ -57,6 +58,7 @@ var settings = []setting{
 	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
 	{"REDIS_KEY_PREFIX", "cs", "prefix of every key, so deployments can share a Redis"},
 	{"SESSION_RETENTION", "720h", "how long an expired session is kept before removal"},
+	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
 	{"COMPLEXITY_LIMIT", "10000", "most an operation may cost (a list's fields count once per item it can hold)"},
@@ -116,6 +118,7 @@ func buildConfig(get func(string) string) (*config, error) {
 		RedisClusterAddrs: splitList(get("REDIS_CLUSTER_ADDRS")),
 		RedisKeyPrefix:    get("REDIS_KEY_PREFIX"),
 		LogFormat:         get("LOG_FORMAT"),
+		RecordFormat:      get("RECORD_FORMAT"),
 		OTLPEndpoint:      get("OTEL_EXPORTER_OTLP_ENDPOINT"),
 		OTelServiceName:   get("OTEL_SERVICE_NAME"),
 	}
@@ -168,6 +171,9 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL")))
+	}
+	if c.RecordFormat != "binary" && c.RecordFormat != "json" {
+		errs = append(errs, fmt.Errorf("RECORD_FORMAT must be binary or json, not %q", c.RecordFormat))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))

@@ -223,7 +223,8 @@ func keyRateLimit(store *cache.Store, authz *auth.Authorizer, perSecond int) fun
 
 // newService wires the application over rdb; tr (nil: off) traces it.
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
-	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log})
+	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
+		JSONRecords: cfg.RecordFormat == "json"})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL)
 	m := newMetrics(hub, apq)

@@ -144,6 +144,7 @@ func TestConfigErrors(t *testing.T) {
 		"retention": {"SESSION_RETENTION": "soon"},
 		"log level": {"LOG_LEVEL": "loud"},
 		"format":    {"LOG_FORMAT": "xml"},
+		"records":   {"RECORD_FORMAT": "msgpack"},
 		"prefix":    {"REDIS_KEY_PREFIX": "a{b}"},
 		"link":      {"AUTH_LINK_BASE_URL": "not a url"},
 		"redis url": {"REDIS_URL": "mysql://x"},

@@ -26,7 +26,7 @@ type eventMessage struct {
 func encodeEvent(typ string, id int, at time.Time, rec *record) string {
 	m := eventMessage{Type: typ, ID: id, At: millis(at)}
 	if rec != nil {
-		m.Record = json.RawMessage(rec.encode())
+		m.Record = json.RawMessage(rec.encodeJSON())
 	}
 	b, _ := json.Marshal(m) // only strings, numbers and an encoded record
 	return string(b)

@@ -70,7 +70,9 @@ func (r *record) sessionType() model.SessionType {
 	return model.TypeProduction
 }
 
-func (r *record) encode() string {
+// encodeJSON returns the record in the JSON form: what events carry, and what the store
+// writes when Options.JSONRecords is set.
+func (r *record) encodeJSON() string {
 	b, err := json.Marshal(r)
 	if err != nil {
 		// Every field is a plain string, number or already-validated JSON object.
@@ -79,7 +81,11 @@ func (r *record) encode() string {
 	return string(b)
 }
 
+// decodeRecord reads a record in either form (record_bin.go, or JSON).
 func decodeRecord(s string) (*record, error) {
+	if len(s) > 0 && s[0] == recordVersion {
+		return decodeBinary(s)
+	}
 	if r, ok := decodeRecordFast(s); ok {
 		return r, nil
 	}

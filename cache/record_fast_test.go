@@ -18,9 +18,9 @@ func FuzzDecodeRecord(f *testing.F) {
 		TokenHash: "chC9IdfKtmbS9LUw8G2xBdjFHXv678qePR37IVCSd6Q"}
 	empty := ""
 	for _, seed := range []string{
-		full.encode(),
-		(&record{ID: 1, Owner: "o", OwnerName: "n", TokenHash: "h", Cats: &empty}).encode(),
-		(&record{ID: 2, Owner: `a "quoted" & <tagged>`, OwnerName: "tab\there"}).encode(),
+		full.encodeJSON(),
+		(&record{ID: 1, Owner: "o", OwnerName: "n", TokenHash: "h", Cats: &empty}).encodeJSON(),
+		(&record{ID: 2, Owner: `a "quoted" & <tagged>`, OwnerName: "tab\there"}).encodeJSON(),
 		`{}`, `{"i":1}`, `{"i":01}`, `{"i":1.0}`, `{"i":-3,"c":-1}`, `{"I":1}`, `{"p":null}`, `{ "i":1}`,
 		`{"i":1,}`, `{"m":[1]}`, `{"m":{"a":1}`, `{"m":{"a":}}`, `{"t":true,"mu":false}`, `{"t":tru}`,
 		`{"o":"\u00e9"}`, "{\"o\":\"\xff\"}", `{"i":1}x`, `{"i":99999999999999999999}`,
@@ -52,7 +52,7 @@ func TestRecordsDecodeFast(t *testing.T) {
 			Meta: json.RawMessage(`{"plan":"gold"}`), TokenHash: "abc"},
 		{ID: 8, Owner: "x", OwnerName: "y", TokenHash: "z", Test: true},
 	} {
-		enc := r.encode()
+		enc := r.encodeJSON()
 		got, ok := decodeRecordFast(enc)
 		if !ok || !reflect.DeepEqual(got, r) {
 			t.Errorf("%s: fast %v %+v", enc, ok, got)
@@ -68,7 +68,7 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	enc := (&record{ID: 84487, Created: 1795668077683, Updated: 1795668077683, Expires: 1795754477683,
 		Owner: "org_108448", OwnerName: "Customer Company 8448", Username: &user, Provider: &provider,
 		Cats: &cats, Account: &account, Label: &label, Meta: json.RawMessage(`{"plan":"growth","seats":76}`),
-		TokenHash: "c0cODkNM9poRvZUUqm14W2hkhMz3BaSK36t09EdqrVs"}).encode()
+		TokenHash: "c0cODkNM9poRvZUUqm14W2hkhMz3BaSK36t09EdqrVs"}).encodeJSON()
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -23,6 +23,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives what the store cannot report to a caller (default: discard).
 	Logger *slog.Logger
+	// JSONRecords makes the store write records in the JSON form instead of the binary
+	// one (record_bin.go). Both are always read; set it while instances of a version
+	// that reads only JSON still run against the same Redis.
+	JSONRecords bool
 }
 
 // DefaultRetention is how long an expired session is kept unless Options say otherwise.
@@ -37,6 +41,16 @@ type Store struct {
 	log       *slog.Logger
 	// sharded is true on a Redis Cluster: events use sharded pub/sub (SPUBLISH).
 	sharded bool
+	// jsonRecords: write records as JSON (Options.JSONRecords).
+	jsonRecords bool
+}
+
+// encode returns the record as the store writes it.
+func (s *Store) encode(r *record) string {
+	if s.jsonRecords {
+		return r.encodeJSON()
+	}
+	return r.encodeBinary()
 }
 
 // New returns a Store over rdb; it does not contact Redis.
@@ -54,7 +68,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	_, sharded := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded}
+	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded, jsonRecords: opts.JSONRecords}
 }
 
 // Ping checks that Redis answers; it returns an error wrapping model.ErrUnavailable when

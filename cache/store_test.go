@@ -201,7 +201,7 @@ func TestAuthenticateOldFormToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.TokenHash = hashToken(old)
-		b.rdb.Set(ctx, key, r.encode(), 0)
+		b.rdb.Set(ctx, key, r.encodeJSON(), 0)
 		ptrKey := b.store.k.token(hashToken(old))
 		b.rdb.Set(ctx, ptrKey, tokenPointer(demo, created.ID), time.Minute)
 

@@ -72,7 +72,7 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 	}
 
 	join, scores := s.createIndexes(t, r)
-	ok, err := s.apply(ctx, t, id, "", r.encode(), nil, join, scores, encodeEvent(eventCreated, id, now, r))
+	ok, err := s.apply(ctx, t, id, "", s.encode(r), nil, join, scores, encodeEvent(eventCreated, id, now, r))
 	if err != nil {
 		return nil, "", err
 	}
@@ -203,7 +203,7 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 		leave, join, scores := s.indexDiff(t, cur, next)
 		encoded := ""
 		if next != nil {
-			encoded = next.encode()
+			encoded = s.encode(next)
 		}
 		msg := ""
 		if event != "" {

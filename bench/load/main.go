@@ -188,7 +188,7 @@ func report(ctx context.Context, rdb *redis.Client, prefix string) error {
 			switch {
 			case strings.HasPrefix(rest, "s:"):
 				records++
-				return "record (JSON string)"
+				return "record (string)"
 			case strings.HasPrefix(rest, "ixk:"):
 				// A chunk of a chunked index: ixk:<n>:<index suffix>.
 				if parts := strings.SplitN(rest, ":", 3); len(parts) == 3 {
@@ -205,7 +205,7 @@ func report(ctx context.Context, rdb *redis.Client, prefix string) error {
 		}
 		switch {
 		case strings.HasPrefix(rest, "tok:"):
-			return "token pointer, old-form tokens (string + TTL)"
+			return "token pointer (string + TTL)"
 		case strings.HasPrefix(rest, "ids:"):
 			return "id -> tenant buckets (hash)"
 		}
@@ -267,7 +267,7 @@ func report(ctx context.Context, rdb *redis.Client, prefix string) error {
 	}
 	fmt.Printf("%-32s %10s %14d %12.1f\n", "total", "", total, float64(total)/float64(records))
 	if sample, err := rdb.Get(ctx, firstRecord(ctx, rdb, prefix)).Result(); err == nil {
-		fmt.Printf("sample record (%d bytes): %s\n", len(sample), sample)
+		fmt.Printf("sample record (%d bytes): %q\n", len(sample), sample)
 	}
 	return nil
 }
