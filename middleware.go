@@ -93,6 +93,9 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
+		if !log.Enabled(base, level) {
+			return // without building the line's attributes
+		}
 		log.Log(base, level, "request", "id", id, "method", r.Method, "path", r.URL.Path,
 			"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond),
 			"remote", r.RemoteAddr)

@@ -75,7 +75,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	opts.Limits.defaults()
 	present := ErrorPresenter(opts.Logger)
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexity()}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexityRoot()})
+	srv := handler.New(es)
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: originHosts(opts.AllowedOrigins),
@@ -95,8 +96,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.FixedComplexityLimit(opts.Limits.Complexity))
-	srv.Use(shapeLimit{Limits: opts.Limits, noIntrospection: opts.DisableIntrospection})
+	srv.Use(newOperationLimits(opts.Limits, opts.DisableIntrospection, es, opts.QueryCacheSize))
 	if opts.PersistedQueries != nil {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
 	}
@@ -130,6 +130,11 @@ func originHosts(origins []string) []string {
 // rootFields names an operation by its root fields, sorted and comma-joined: a set the
 // schema bounds, unlike client-chosen operation names.
 func rootFields(op *ast.OperationDefinition) string {
+	if len(op.SelectionSet) == 1 { // the common case, without allocating
+		if f, ok := op.SelectionSet[0].(*ast.Field); ok {
+			return f.Name
+		}
+	}
 	var fields []string
 	for _, sel := range op.SelectionSet {
 		if f, ok := sel.(*ast.Field); ok && !slices.Contains(fields, f.Name) {

@@ -79,7 +79,11 @@ func (b *backend) client(authLinkBase *url.URL) *client.Client {
 }
 
 func newClient(r *resolvers.Resolver) *client.Client {
-	return client.New(resolvers.NewHandler(r, resolvers.HandlerOptions{}))
+	return newClientWith(r, resolvers.HandlerOptions{})
+}
+
+func newClientWith(r *resolvers.Resolver, opts resolvers.HandlerOptions) *client.Client {
+	return client.New(resolvers.NewHandler(r, opts))
 }
 
 // snapshot returns every key under the backend's prefix with its type and full value, to

@@ -3,8 +3,10 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -46,7 +48,7 @@ func (l *Limits) defaults() {
 }
 
 // complexity prices the fields whose cost grows with their arguments.
-func complexity() graph.ComplexityRoot {
+func complexityRoot() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
 	c.Query.ConnectSessions = func(child int, _ int, _ string, _ *model.ConnectSessionFilter, _ *model.ConnectSessionOrder, first *int, _ *string, last *int, _ *string) int {
 		n := model.DefaultPageSize
@@ -61,41 +63,84 @@ func complexity() graph.ComplexityRoot {
 	return c
 }
 
-// shapeLimit refuses operations deeper than Depth or with more than Aliases aliases (and,
-// when introspection is off, those that introspect), before anything runs.
-type shapeLimit struct {
+// operationLimits refuses, before anything runs, operations that cost more than
+// Complexity, are deeper than Depth or use more than Aliases aliases (and, when
+// introspection is off, those that introspect). What it learns of an operation is kept
+// by the operation's parsed definition, which the query cache hands out again for the
+// same document, so a repeated operation is not walked again: the shape always, the
+// complexity when no field priced by its arguments (pricedByArguments) takes one from a
+// variable.
+type operationLimits struct {
 	Limits
 	// noIntrospection refuses __schema and __type: turning gqlgen's introspection off
 	// would also break federation's _service, which is built from it.
 	noIntrospection bool
+	es              graphql.ExecutableSchema
+	seen            *lru.Cache[*ast.OperationDefinition, opFacts]
+}
+
+// opFacts is what operationLimits keeps of one operation.
+type opFacts struct {
+	depth, aliases int
+	introspects    bool
+	// complexity is the operation's cost when static; otherwise it is computed per request.
+	complexity int
+	static     bool
+}
+
+// pricedByArguments are the fields whose complexity function (complexityRoot()) reads their
+// arguments; TestPricedByArgumentsMatchesComplexity keeps the two in step.
+var pricedByArguments = map[string]bool{"Query.connectSessions": true}
+
+func newOperationLimits(l Limits, noIntrospection bool, es graphql.ExecutableSchema, size int) *operationLimits {
+	seen, _ := lru.New[*ast.OperationDefinition, opFacts](size) // size > 0
+	return &operationLimits{Limits: l, noIntrospection: noIntrospection, es: es, seen: seen}
 }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = shapeLimit{}
+} = (*operationLimits)(nil)
 
-func (shapeLimit) ExtensionName() string                   { return "ShapeLimit" }
-func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (*operationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (*operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (s shapeLimit) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
-	if opCtx.Operation == nil {
+func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	op := opCtx.Operation
+	if op == nil {
 		return nil
 	}
-	w := shapeWalker{doc: opCtx.Doc}
-	depth := w.depth(opCtx.Operation.SelectionSet, map[string]bool{})
-	if depth > s.Depth {
-		err := gqlerror.Errorf("operation is %d levels deep, which exceeds the limit of %d", depth, s.Depth)
+	facts, ok := o.seen.Get(op)
+	if !ok {
+		w := shapeWalker{doc: opCtx.Doc}
+		facts.depth = w.depth(op.SelectionSet, nil)
+		facts.aliases, facts.introspects, facts.static = w.aliases, w.introspects, !w.variablePrice
+		if facts.static {
+			facts.complexity = complexity.Calculate(ctx, o.es, op, opCtx.Variables)
+		}
+		o.seen.Add(op, facts)
+	}
+	cost := facts.complexity
+	if !facts.static {
+		cost = complexity.Calculate(ctx, o.es, op, opCtx.Variables)
+	}
+	if cost > o.Complexity {
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", cost, o.Complexity)
+		errcode.Set(err, CodeComplexityLimit)
+		return err
+	}
+	if facts.depth > o.Depth {
+		err := gqlerror.Errorf("operation is %d levels deep, which exceeds the limit of %d", facts.depth, o.Depth)
 		errcode.Set(err, CodeDepthLimit)
 		return err
 	}
-	if w.introspects && s.noIntrospection {
+	if facts.introspects && o.noIntrospection {
 		err := gqlerror.Errorf("introspection is turned off on this service")
 		errcode.Set(err, errcode.ValidationFailed)
 		return err
 	}
-	if w.aliases > s.Aliases {
-		err := gqlerror.Errorf("operation uses %d aliases, which exceeds the limit of %d", w.aliases, s.Aliases)
+	if facts.aliases > o.Aliases {
+		err := gqlerror.Errorf("operation uses %d aliases, which exceeds the limit of %d", facts.aliases, o.Aliases)
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
@@ -106,6 +151,8 @@ type shapeWalker struct {
 	doc         *ast.QueryDocument
 	aliases     int
 	introspects bool
+	// variablePrice: a field in pricedByArguments takes an argument from a variable.
+	variablePrice bool
 }
 
 // depth returns the depth of a selection set, following fragments (validation has
@@ -119,6 +166,9 @@ func (w *shapeWalker) depth(set ast.SelectionSet, seen map[string]bool) int {
 			if s.Alias != "" && s.Alias != s.Name {
 				w.aliases++
 			}
+			if s.ObjectDefinition != nil && pricedByArguments[s.ObjectDefinition.Name+"."+s.Name] && usesVariable(s.Arguments) {
+				w.variablePrice = true
+			}
 			if s.Name == "__schema" || s.Name == "__type" {
 				w.introspects = true
 				continue // introspection: GraphiQL's own query is deep by nature
@@ -131,6 +181,9 @@ func (w *shapeWalker) depth(set ast.SelectionSet, seen map[string]bool) int {
 				continue
 			}
 			if f := w.doc.Fragments.ForName(s.Name); f != nil {
+				if seen == nil {
+					seen = map[string]bool{}
+				}
 				seen[s.Name] = true
 				d = w.depth(f.SelectionSet, seen)
 				delete(seen, s.Name)
@@ -139,4 +192,29 @@ func (w *shapeWalker) depth(set ast.SelectionSet, seen map[string]bool) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// usesVariable reports whether any of the arguments takes a variable, anywhere in its value.
+func usesVariable(args ast.ArgumentList) bool {
+	var walk func(v *ast.Value) bool
+	walk = func(v *ast.Value) bool {
+		if v == nil {
+			return false
+		}
+		if v.Kind == ast.Variable {
+			return true
+		}
+		for _, c := range v.Children {
+			if walk(c.Value) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range args {
+		if walk(a.Value) {
+			return true
+		}
+	}
+	return false
 }
