@@ -1,0 +1,179 @@
+package resolvers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"connectsession/cache"
+	"connectsession/graph"
+	"connectsession/graph/model"
+)
+
+// jsonPOST answers every request byte for byte as gqlgen's transport.POST does: the same
+// status, content type and body, over the same executable schema.
+func TestJSONPOSTMatchesGqlgen(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := cache.New(rdb, cache.Options{})
+	label, user := `<b>HR & "co"</b>`, "ünïcödé\u2028user"
+	s, _, err := store.Create(context.Background(), &model.CreateConnectSessionInput{OrganizationID: 1, ProjectID: "demo",
+		OriginOwnerID: "o1", OriginOwnerName: "Owner", Label: &label, OriginUsername: &user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := store.Create(context.Background(), &model.CreateConnectSessionInput{OrganizationID: 1, ProjectID: "demo",
+		OriginOwnerID: "o2", OriginOwnerName: "Plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := func(tr graphql.Transport) *handler.Server {
+		es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{Store: store, Auth: AllowAll{}}, Complexity: complexityRoot()})
+		srv := handler.New(es)
+		srv.AddTransport(tr)
+		srv.SetQueryCache(lru.New[*ast.QueryDocument](100))
+		srv.Use(newOperationLimits(Limits{Complexity: 200, Depth: 10, Aliases: 30}, false, es, 100))
+		srv.SetErrorPresenter(ErrorPresenter(nil))
+		return srv
+	}
+	ours, theirs := server(jsonPOST{}), server(transport.POST{})
+
+	read := func(id int, fields string) string {
+		b, _ := json.Marshal(map[string]any{"query": `query($id: Int!) { connectSession(organizationId: 1, projectId: "demo", id: $id) { ` + fields + ` } }`,
+			"variables": map[string]any{"id": id}})
+		return string(b)
+	}
+	bodies := []string{
+		read(plain.ID, "id originOwnerId status createdAt categories"),
+		read(s.ID, "id label originUsername"), // data encoding/json escapes
+		read(999999, "id"),                    // null data
+		`{"query":"{ __typename }"}`,
+		` { "query" : "{ __typename }" , "variables" : null , "operationName" : null , "extensions" : null } `,
+		`{"query":"query Q { __typename } query R { a: __typename }","operationName":"R"}`,
+		`{"query":"query Q { __typename } query R { __typename }","operationName":"S"}`,
+		`{"query":"query Q { __typename } query R { __typename }"}`,
+		`{"query":"{ connectSession(organizationId: 1, projectId: \"demo\", id: 1) { id } }","extensions":{"x":[1,2.5,{"y":"z"}]}}`,
+		`{"query":"query($n: Int) { connectSessions(organizationId: 1, projectId: \"demo\", first: $n) { edges { node { id label } } } }","variables":{"n":1}}`,
+		`{"query":"query($n: Int) { connectSessions(organizationId: 1, projectId: \"demo\", first: $n) { edges { node { id label } } } }","variables":{"n":100}}`,
+		`{"query":"query($n: Int) { connectSessions(organizationId: 1, projectId: \"demo\", first: $n) { totalCount } }","variables":{"n":"x"}}`,
+		`{"query":"query($id: Int!) { connectSession(organizationId: 1, projectId: \"demo\", id: $id) { id } }","variables":{"id":1e400}}`,
+		`{"query":"query($id: Int!) { connectSession(organizationId: 1, projectId: \"demo\", id: $id) { id } }","variables":{"id":12345678901234567890}}`,
+		`{"query":"query($id: Int!) { connectSession(organizationId: 1, projectId: \"demo\", id: $id) { id } }"}`,
+		`{"query":"{ nope }"}`,
+		`{"query":"{ __typename"}`,
+		`{"query":"\u007b __typename }"}`,
+		`{"query":"{ __typename }"} trailing`,
+		`{"query":"{ __typename }"}{"query":"{ x }"}`,
+		`{"Query":"{ __typename }"}`,
+		`{"query":"{ __typename }","query":"{ x }"}`,
+		`{"query":"{ __typename }","other":1}`,
+		`{"query":1}`,
+		`{"query":"{ __typename }","variables":[1]}`,
+		`{"query":"{ __typename }","variables":"x"}`,
+		`{"query":"{ __typename }","variables":{"a":}}`,
+		`{"query":"{ __typename }","variables":{"a":1}}}`,
+		`{"query":"{ __typename }",}`,
+		`{"query":"{ __typename }"`,
+		`{"qu\u0065ry":"{ __typename }"}`,
+		`{"query":"{ __typename }", "operationName": 5}`,
+		`{"query":"\ud800"}`,
+		"{\"query\":\"{ __typename }\xff\"}",
+		`{}`,
+		`[]`,
+		`null`,
+		``,
+		`   `,
+		`{"query":nul}`,
+		`{"query":"{ __typename }","variables":{"a":tru}}`,
+	}
+	accepts := []string{"", "application/json", "application/graphql-response+json",
+		"application/graphql-response+json, application/json;q=0.9", "*/*", "text/html", "text/html, application/*", ";;;"}
+	for _, body := range bodies {
+		for _, accept := range accepts {
+			do := func(h http.Handler) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			a, b := do(ours), do(theirs)
+			if a.Code != b.Code || !reflect.DeepEqual(a.Header(), b.Header()) || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+				t.Errorf("body %q, Accept %q:\n ours   %d %v %s\n gqlgen %d %v %s", body, accept,
+					a.Code, a.Header(), a.Body, b.Code, b.Header(), b.Body)
+			}
+		}
+	}
+}
+
+// gqlgenDecode is how transport.POST reads a body.
+func gqlgenDecode(body []byte) (graphql.RawParams, error) {
+	var p graphql.RawParams
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err := dec.Decode(&p)
+	return p, err
+}
+
+// FuzzDecodeParams: whatever the plain decoder accepts, gqlgen's decoder reads the same.
+func FuzzDecodeParams(f *testing.F) {
+	for _, seed := range []string{
+		`{"query":"{ a }"}`, `{"query":"q","variables":{"id":5,"f":1.5,"s":"x","n":null,"l":[1,{"a":true}]},"operationName":"Op","extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab"}}}`,
+		` {"query" : "a\"b\\c\u00e9" } `, `{"query":null}`, `{}`, `{"query":"a"} x`, `{"Query":"a"}`, `{"query":"a","query":"b"}`,
+		`{"variables":{"a":1}}}`, `{"variables":{"a":"}"}}`, `{"query":"\ud800x"}`, "{\"query\":\"\xff\"}", `{"variables":{"a":1,"a":2}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got graphql.RawParams
+		if !decodeParams(body, &got) {
+			return
+		}
+		want, err := gqlgenDecode(body)
+		if err != nil {
+			t.Fatalf("%q: plain decoder accepted, gqlgen's refuses: %v", body, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n plain  %#v\n gqlgen %#v", body, got, want)
+		}
+	})
+}
+
+// FuzzWriteResponse: the direct response writer writes what encoding/json writes.
+func FuzzWriteResponse(f *testing.F) {
+	for _, seed := range []string{`{"a":1}`, `{"a":"<b>"}`, `{"a":"\u2028"}`, `{"a":"x\"y"}`, `{"a": 1}`, `null`, `{"a":"é"}`, `{"a":"\\"}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		resp := &graphql.Response{Data: data}
+		want, err := json.Marshal(resp)
+		if err != nil {
+			return
+		}
+		var got bytes.Buffer
+		writeResponse(&got, resp)
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("%q: wrote %s, encoding/json %s", data, got.Bytes(), want)
+		}
+	})
+}
