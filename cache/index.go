@@ -83,17 +83,17 @@ end
 -- and true when the entry is below every chunk's bound (the first chunk is returned
 -- then); nil when the index has no directory.
 local function ix_locate(ix, s, m)
-  local r = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', 0, 1)
+  local r = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')
   if r[1] then return r[1], false end
-  r = redis.call('ZRANGE', ix.dir, 0, 0)
+  r = redis.call('ZRANGE', ix.dir, '0', '0')
   return r[1], true
 end
 
 -- ix_new_chunk starts a chunk with lower bound (s, m) holding entries (a ZADD argument list).
 local function ix_new_chunk(ix, s, m, entries)
-  local n = redis.call('HINCRBY', ix.cnt, '#' .. ix.suffix, 1)
+  local n = redis.call('HINCRBY', ix.cnt, '#' .. ix.suffix, '1')
   local dm = ix_enc(s, m) .. n
-  redis.call('ZADD', ix.dir, 0, dm)
+  redis.call('ZADD', ix.dir, '0', dm)
   local ck = ix_chunk(ix, dm)
   redis.call('ZADD', ck, unpack(entries))
   return ck
@@ -113,11 +113,11 @@ local function ix_rebuild(ix)
       end
     end
   end
-  take(redis.call('ZRANGE', ix.key, 0, -1, 'WITHSCORES'))
+  take(redis.call('ZRANGE', ix.key, '0', '-1', 'WITHSCORES'))
   local sorted = true
-  for _, dm in ipairs(redis.call('ZRANGE', ix.dir, 0, -1)) do
+  for _, dm in ipairs(redis.call('ZRANGE', ix.dir, '0', '-1')) do
     local ck = ix_chunk(ix, dm)
-    take(redis.call('ZRANGE', ck, 0, -1, 'WITHSCORES'))
+    take(redis.call('ZRANGE', ck, '0', '-1', 'WITHSCORES'))
     redis.call('DEL', ck)
     sorted = false
   end
@@ -153,13 +153,13 @@ end
 -- the common case of a large tenant), the plain key's size only when there is no chunk.
 local function ix_add(ix, sraw, m)
   local s = tonumber(sraw)
-  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', 0, 1)[1]
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
   local below = false
   if not dm then
     local n = redis.call('ZCARD', ix.key)
     if n == 0 then
       -- Empty, or chunked with the entry below every chunk: then the first chunk.
-      dm = redis.call('ZRANGE', ix.dir, 0, 0)[1]
+      dm = redis.call('ZRANGE', ix.dir, '0', '0')[1]
       below = true
     end
     if not dm then
@@ -171,18 +171,18 @@ local function ix_add(ix, sraw, m)
   local size = redis.call('ZCARD', ck)
   if size < IX_MAX or redis.call('ZSCORE', ck, m) then
     if redis.call('ZADD', ck, sraw, m) == 1 then
-      redis.call('HINCRBY', ix.cnt, ix.suffix, 1)
+      redis.call('HINCRBY', ix.cnt, ix.suffix, '1')
     end
     if below then
       -- The entry lowers the first chunk's bound.
       redis.call('ZREM', ix.dir, dm)
-      redis.call('ZADD', ix.dir, 0, ix_enc(s, m) .. string.sub(dm, 13))
+      redis.call('ZADD', ix.dir, '0', ix_enc(s, m) .. string.sub(dm, 13))
     end
     return
   end
-  redis.call('HINCRBY', ix.cnt, ix.suffix, 1)
+  redis.call('HINCRBY', ix.cnt, ix.suffix, '1')
   local id = ix_id(m)
-  local last = redis.call('ZRANGE', ck, -1, -1, 'WITHSCORES')
+  local last = redis.call('ZRANGE', ck, '-1', '-1', 'WITHSCORES')
   if below or ix_less(tonumber(last[2]), ix_id(last[1]), s, id) then
     -- Below the first chunk or past this chunk's last entry (appends in creation order):
     -- a new chunk, leaving this one full.
@@ -210,7 +210,7 @@ end
 -- ix_rem removes entry (s, m); s is the score the entry was written with. A chunked
 -- index that shrinks to half the limit becomes plain again.
 local function ix_rem(ix, sraw, m)
-  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(tonumber(sraw), m) .. '\255', '-', 'LIMIT', 0, 1)[1]
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(tonumber(sraw), m) .. '\255', '-', 'LIMIT', '0', '1')[1]
   if not dm then
     -- Plain (an entry below every chunk does not exist).
     if redis.call('ZREM', ix.key, m) == 1 and redis.call('ZCARD', ix.key) > IX_MAX then
@@ -220,7 +220,7 @@ local function ix_rem(ix, sraw, m)
   end
   local ck = ix_chunk(ix, dm)
   if redis.call('ZREM', ck, m) == 1 then
-    local n = redis.call('HINCRBY', ix.cnt, ix.suffix, -1)
+    local n = redis.call('HINCRBY', ix.cnt, ix.suffix, '-1')
     if redis.call('EXISTS', ck) == 0 then
       redis.call('ZREM', ix.dir, dm)
     end
@@ -242,7 +242,7 @@ end
 
 -- ix_has reports whether the index holds member m at score s.
 local function ix_has(ix, s, m)
-  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', 0, 1)[1]
+  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
   if dm then
     return redis.call('ZSCORE', ix_chunk(ix, dm), m) ~= false
   end
@@ -295,9 +295,9 @@ local function ix_walk(ix, top, lo, hi, from, batch, visit)
   if from then
     dm = ix_locate(ix, from[1], from[2])
   elseif top then
-    dm = redis.call('ZRANGE', ix.dir, -1, -1)[1]
+    dm = redis.call('ZRANGE', ix.dir, '-1', '-1')[1]
   else
-    dm = redis.call('ZRANGE', ix.dir, 0, 0)[1]
+    dm = redis.call('ZRANGE', ix.dir, '0', '0')[1]
   end
   while dm do
     -- The chunk in batches: a page usually needs a part of one chunk or two.
@@ -320,9 +320,9 @@ local function ix_walk(ix, top, lo, hi, from, batch, visit)
     if top then
       -- Earlier chunks hold entries below this chunk's bound.
       if bs < flo then return end
-      dm = redis.call('ZREVRANGEBYLEX', ix.dir, '(' .. dm, '-', 'LIMIT', 0, 1)[1]
+      dm = redis.call('ZREVRANGEBYLEX', ix.dir, '(' .. dm, '-', 'LIMIT', '0', '1')[1]
     else
-      dm = redis.call('ZRANGEBYLEX', ix.dir, '(' .. dm, '+', 'LIMIT', 0, 1)[1]
+      dm = redis.call('ZRANGEBYLEX', ix.dir, '(' .. dm, '+', 'LIMIT', '0', '1')[1]
       if dm and ix_bound(dm) > fhi then return end
     end
   end
@@ -338,11 +338,11 @@ local function ix_count(ix, lo, hi)
   if flo > -math.huge then
     dm = ix_locate(ix, flo, '\0\0\0\0')
   else
-    dm = redis.call('ZRANGE', ix.dir, 0, 0)[1]
+    dm = redis.call('ZRANGE', ix.dir, '0', '0')[1]
   end
   while dm do
     n = n + redis.call('ZCOUNT', ix_chunk(ix, dm), lo, hi)
-    dm = redis.call('ZRANGEBYLEX', ix.dir, '(' .. dm, '+', 'LIMIT', 0, 1)[1]
+    dm = redis.call('ZRANGEBYLEX', ix.dir, '(' .. dm, '+', 'LIMIT', '0', '1')[1]
     if dm and ix_bound(dm) > fhi then break end
   end
   return n
