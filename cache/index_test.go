@@ -2,8 +2,10 @@ package cache
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +66,7 @@ func verifyClean(t *testing.T, b *backend, tn model.Tenant) {
 	}
 }
 
-// An index crosses 128 entries: it turns into chunks, appends fill chunks in turn,
+// An index crosses chunkSize entries: it turns into chunks, appends fill chunks in turn,
 // out-of-order inserts split one, and deletes empty chunks until nothing is left.
 func TestIndexChunksAcrossTheLimit(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
@@ -73,17 +75,17 @@ func TestIndexChunksAcrossTheLimit(t *testing.T) {
 		before := dumpKeys(t, b)
 		all := b.store.k.all(tn)
 		var made []*model.ConnectSession
-		for range 4 {
-			made = append(made, createMany(t, b, tn, 32, nil)...)
+		for range chunkSize / 16 {
+			made = append(made, createMany(t, b, tn, 16, nil)...)
 			b.clock.Advance(time.Millisecond)
 		}
-		if l := layoutOf(t, b, tn, all); l.chunked || len(l.plain) != chunkMax {
-			t.Fatalf("128 entries: chunked %v, %d plain entries", l.chunked, len(l.plain))
+		if l := layoutOf(t, b, tn, all); l.chunked || len(l.plain) != chunkSize {
+			t.Fatalf("%d entries: chunked %v, %d plain entries", chunkSize, l.chunked, len(l.plain))
 		}
 		made = append(made, createMany(t, b, tn, 1, nil)...)
 		l := layoutOf(t, b, tn, all)
-		if !l.chunked || !slices.Equal(chunkSizes(l), []int{128, 1}) || l.count != 129 {
-			t.Fatalf("129 entries: chunked %v, chunks %v, count %d", l.chunked, chunkSizes(l), l.count)
+		if !l.chunked || !slices.Equal(chunkSizes(l), []int{chunkSize, 1}) || l.count != chunkSize+1 {
+			t.Fatalf("%d entries: chunked %v, chunks %v, count %d", chunkSize+1, l.chunked, chunkSizes(l), l.count)
 		}
 		// Appends, one by one (the scripted create) and in a batch.
 		for range 10 {
@@ -92,17 +94,18 @@ func TestIndexChunksAcrossTheLimit(t *testing.T) {
 			made = append(made, s)
 		}
 		b.clock.Advance(time.Millisecond)
-		made = append(made, createMany(t, b, tn, 200, nil)...)
-		if l := layoutOf(t, b, tn, all); !slices.Equal(chunkSizes(l), []int{128, 128, 83}) {
-			t.Fatalf("after appends: chunks %v, want full ones then the rest", chunkSizes(l))
+		made = append(made, createMany(t, b, tn, 3*chunkSize, nil)...)
+		want := []int{chunkSize, chunkSize, chunkSize, chunkSize, 11}
+		if l := layoutOf(t, b, tn, all); !slices.Equal(chunkSizes(l), want) {
+			t.Fatalf("after appends: chunks %v, want %v (full ones, then the rest)", chunkSizes(l), want)
 		}
 		// Out of order: sessions created "earlier" land in the first, full chunk.
 		now := b.clock.Now()
-		b.clock.Advance(-now.Sub(made[40].CreatedAt))
+		b.clock.Advance(-now.Sub(made[20].CreatedAt))
 		made = append(made, createMany(t, b, tn, 3, nil)...)
 		b.clock.Advance(now.Sub(b.clock.Now()))
 		l = layoutOf(t, b, tn, all)
-		if got := chunkSizes(l); len(got) != 4 || got[0]+got[1] != 131 || got[0] > 67 || got[1] > 67 {
+		if got := chunkSizes(l); len(got) != len(want)+1 || got[0]+got[1] != chunkSize+3 || got[0] > chunkSize/2+3 || got[1] > chunkSize/2+3 {
 			t.Fatalf("after a split: chunks %v, want the first split in halves", got)
 		}
 		// Below every chunk: the first chunk's bound moves down.
@@ -160,7 +163,7 @@ func TestChunkedPagesMatchReference(t *testing.T) {
 		var all []*model.ConnectSession
 		providers := []string{"hibob", "bamboohr", "personio"}
 		edit := func(i int, in *model.CreateConnectSessionInput) {
-			in.OriginOwnerID = fmt.Sprint("owner-", i%9)
+			in.OriginOwnerID = fmt.Sprint("owner-", i%12) // about 55 each: plain indexes
 			if i%2 == 0 {
 				in.Provider = ptr(providers[i%3])
 			}
@@ -320,7 +323,7 @@ func TestVerifyChunkedIndexes(t *testing.T) {
 		cat := b.store.k.index(tn, ixCategory, string(model.CategoryHRIS))
 		exp := b.store.k.expiry(tn)
 		l := layoutOf(t, b, tn, key)
-		if len(l.chunks) != 4 {
+		if len(l.chunks) != (500+chunkSize-1)/chunkSize {
 			t.Fatalf("chunks %v", chunkSizes(l))
 		}
 		verifyClean(t, b, tn)
@@ -330,11 +333,13 @@ func TestVerifyChunkedIndexes(t *testing.T) {
 			breakIt func()
 		}{
 			{"chunk over 128 entries", func() {
-				// The second chunk's entries moved into the first, its member and key kept.
-				c0, c1 := l.chunks[0], l.chunks[1]
-				for _, e := range c1.entries[:10] {
-					b.rdb.ZAdd(ctx, c0.key, redis.Z{Score: float64(e.score), Member: e.m})
-					b.rdb.ZRem(ctx, c1.key, e.m)
+				// The next chunks' entries moved into the first, past what Redis keeps compact.
+				c0 := l.chunks[0]
+				for _, c := range l.chunks[1 : 1+chunkMax/chunkSize] {
+					for _, e := range c.entries {
+						b.rdb.ZAdd(ctx, c0.key, redis.Z{Score: float64(e.score), Member: e.m})
+						b.rdb.ZRem(ctx, c.key, e.m)
+					}
 				}
 			}},
 			{"directory member without chunk", func() {
@@ -389,4 +394,61 @@ func TestVerifyChunkedIndexes(t *testing.T) {
 		}
 		checkPages(t, b, tn, all, []*model.ConnectSessionFilter{nil, {Category: ptr(model.CategoryHRIS)}}, []int{100})
 	})
+}
+
+// The scripts' chunk size is chunkSize, and chunks of up to chunkMax written with a larger
+// size (as earlier versions did) stay valid: inserts split them.
+func TestChunkSizeAndOlderChunks(t *testing.T) {
+	if !strings.Contains(ixLua, "\nlocal IX_MAX = "+strconv.Itoa(chunkSize)+"\n") {
+		t.Fatalf("IX_MAX in ixLua is not chunkSize (%d)", chunkSize)
+	}
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		tn := model.Tenant{OrganizationID: 5, ProjectID: "older"}
+		var all []*model.ConnectSession
+		for range 4 {
+			all = append(all, createMany(t, b, tn, 64, func(i int, in *model.CreateConnectSessionInput) { in.ExpiresIn = ptr(600 + i) })...)
+			b.clock.Advance(time.Millisecond)
+		}
+		// Rewrite the creation index as chunks of chunkMax, as a version with that size did.
+		key := b.store.k.all(tn)
+		l := layoutOf(t, b, tn, key)
+		entries := l.entries()
+		for _, c := range l.chunks {
+			b.rdb.Del(ctx, c.key)
+		}
+		dir := b.store.k.directory(tn, key)
+		b.rdb.Del(ctx, dir)
+		for i := 0; i < len(entries); i += chunkMax {
+			part := entries[i:min(i+chunkMax, len(entries))]
+			dm := encodeBound(part[0]) + strconv.Itoa(1000+i)
+			b.rdb.ZAdd(ctx, dir, redis.Z{Member: dm})
+			for _, e := range part {
+				b.rdb.ZAdd(ctx, b.store.k.chunk(tn, key, dm), redis.Z{Score: float64(e.score), Member: e.m})
+			}
+		}
+		if got := chunkSizes(layoutOf(t, b, tn, key)); !slices.Equal(got, []int{chunkMax, chunkMax}) {
+			t.Fatalf("older chunks %v", got)
+		}
+		verifyClean(t, b, tn)
+		// An insert into a full older chunk splits it; appends start chunks of chunkSize.
+		now := b.clock.Now()
+		b.clock.Advance(-now.Sub(all[10].CreatedAt))
+		all = append(all, createMany(t, b, tn, 1, nil)...)
+		b.clock.Advance(now.Sub(b.clock.Now()) + time.Millisecond)
+		all = append(all, createMany(t, b, tn, chunkSize+1, nil)...)
+		got := chunkSizes(layoutOf(t, b, tn, key))
+		if len(got) != 5 || got[0]+got[1] != chunkMax+1 || got[3] != chunkSize || got[4] != 1 {
+			t.Errorf("after writes: chunks %v", got)
+		}
+		verifyClean(t, b, tn)
+		checkPages(t, b, tn, all, []*model.ConnectSessionFilter{nil}, []int{50})
+	})
+}
+
+// encodeBound is an entry as a directory member's lower bound (see keys).
+func encodeBound(e ixEntry) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(e.score))
+	return string(b[:]) + e.m
 }

@@ -30,16 +30,17 @@ import (
 //
 // An index (named by its plain key above; <suffix> is that key after the tenant's
 // "<p>:{<tenant>}:", e.g. "ix:all" or "exp") has one of two forms. Plain: one sorted set
-// under its key, as long as it holds at most 128 entries (chunkMax), so that Redis keeps
-// it listpack-encoded; older data may hold plain indexes of any size, which are read as
-// such. Chunked, once a write would leave it with more than 128 entries: the plain key is
+// under its key, as long as it holds at most 64 entries (chunkSize), well inside the 128
+// (chunkMax) that Redis keeps listpack-encoded; older data may hold plain indexes of any
+// size, which are read as such. Chunked, once a write would leave it with more than 64
+// entries: the plain key is
 // gone and a directory exists. The directory is a sorted set, all scores 0 and so ordered
 // by member, with one member per chunk: the chunk's lower bound (8-byte big-endian score
 // and 4-byte big-endian id, 12 bytes) followed by the chunk's number n in decimal, which
 // names the chunk key and never changes (the bound may be lowered). ZREVRANGEBYLEX
 // dir [<bound of (score, id)>\xff - LIMIT 0 1 finds the chunk holding (score, id). A
-// chunk is a sorted set of at most 128 entries, all at or above its bound and below the
-// next chunk's. Appends past the last entry start a new chunk (creates come in creation
+// chunk is a sorted set of at most 64 entries (up to 128 when written by an earlier
+// version), all at or above its bound and below the next chunk's. Appends past the last entry start a new chunk (creates come in creation
 // order, so chunks stay full); an insert into a full chunk elsewhere splits it in halves;
 // a removal that empties a chunk deletes it and its directory member, and the count
 // fields go with the last entry. All of it is in cache/index.go (ixLua), run inside the
