@@ -42,11 +42,13 @@ local function ix_id(m)
 end
 
 -- ix_enc is an entry as a directory bound: 8-byte big-endian score, then the 4-byte member.
+local floor, char = math.floor, string.char
 local function ix_enc(s, m)
-  local hi = math.floor(s / 4294967296)
+  local hi = floor(s / 4294967296)
   local lo = s - hi * 4294967296
-  return string.char(math.floor(hi / 16777216) % 256, math.floor(hi / 65536) % 256, math.floor(hi / 256) % 256, hi % 256,
-    math.floor(lo / 16777216) % 256, math.floor(lo / 65536) % 256, math.floor(lo / 256) % 256, lo % 256) .. m
+  local a, b = floor(hi / 65536), hi % 65536
+  local c, d = floor(lo / 65536), lo % 65536
+  return char(floor(a / 256), a % 256, floor(b / 256), b % 256, floor(c / 256), c % 256, floor(d / 256), d % 256) .. m
 end
 
 -- ix_bound decodes a directory member's lower bound: score, id.
