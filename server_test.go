@@ -167,3 +167,18 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// The service runs the collector at defaultGCPercent unless GOGC is set.
+func TestGCPercentDefault(t *testing.T) {
+	if pct, ok := gcPercent(func(string) string { return "" }); !ok || pct != defaultGCPercent {
+		t.Errorf("GOGC unset: %d %v, want %d", pct, ok, defaultGCPercent)
+	}
+	if _, ok := gcPercent(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	}); ok {
+		t.Errorf("GOGC=100 in the environment was overridden")
+	}
+}
