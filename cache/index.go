@@ -53,9 +53,9 @@ end
 
 -- ix_bound decodes a directory member's lower bound: score, id.
 local function ix_bound(dm)
-  local s = 0
-  for i = 1, 8 do s = s * 256 + string.byte(dm, i) end
-  return s, ix_id(string.sub(dm, 9, 12))
+  local a, b, c, d, e, f, g, h = string.byte(dm, 1, 8)
+  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h,
+    ix_id(string.sub(dm, 9, 12))
 end
 
 -- ix_less: is (s1, id1) before (s2, id2) in index order?
@@ -164,7 +164,16 @@ end
 -- the common case of a large tenant), the plain key's size only when there is no chunk.
 local function ix_add(ix, sraw, m)
   local s = tonumber(sraw)
-  local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
+  -- Appends (creates come in creation order) belong to the last chunk: one look at it
+  -- spares them the directory search.
+  local dm = redis.call('ZRANGE', ix.dir, '-1', '-1')[1]
+  if dm then
+    local bs, bid = 0, 0
+    if #dm >= 13 then bs, bid = ix_bound(dm) end
+    if #dm < 13 or ix_less(s, ix_id(m), bs, bid) then
+      dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
+    end
+  end
   local below = false
   if not dm then
     local n = redis.call('ZCARD', ix.key)
