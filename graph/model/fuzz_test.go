@@ -80,3 +80,16 @@ func FuzzJSONScalar(f *testing.F) {
 		}
 	})
 }
+
+// isJSONObject, the metadata check, accepts exactly what ParseJSONObject accepts.
+func FuzzIsJSONObject(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a":1} `, `{"a":[1,{"b":null}]}`, `[]`, `null`, `{"a":1}{}`, `{"a":}`, "{\"a\":\"\xff\"}", `{"a":1,"a":2}`, ``, ` `, `"x"`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseJSONObject(b)
+		if got := isJSONObject(b); got != (err == nil) {
+			t.Fatalf("%q: isJSONObject %v, ParseJSONObject error %v", b, got, err)
+		}
+	})
+}

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -81,10 +83,17 @@ func validateMetadata(field string, m JSON) error {
 	if len(m) > MaxMetadataBytes {
 		return Invalid(field, "must be at most 8 KiB when serialized")
 	}
-	if _, err := ParseJSONObject(m); err != nil {
+	if !isJSONObject(m) {
 		return Invalid(field, "must be a JSON object")
 	}
 	return nil
+}
+
+// isJSONObject reports whether b is exactly one JSON object (surrounding whitespace
+// allowed), without decoding it: what ParseJSONObject accepts.
+func isJSONObject(b []byte) bool {
+	trimmed := bytes.TrimLeft(b, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(b)
 }
 
 func validateExpiresIn(field string, s *int) error {
