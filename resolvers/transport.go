@@ -215,8 +215,17 @@ func decodeParams(body []byte, p *graphql.RawParams) bool {
 	}
 }
 
-// decodeObject decodes a JSON object with numbers kept as json.Number, as gqlgen does.
+// decodeObject decodes a JSON object as gqlgen's decoder does (encoding/json into any,
+// numbers kept as json.Number): maps, slices, strings, json.Number, bools and nil. Plain
+// values are read here; a string with an escape or a non-ASCII byte is handed to
+// encoding/json, and so is anything malformed, so the result or the refusal is
+// encoding/json's.
 func decodeObject(raw []byte, m *map[string]any) error {
+	v, end, ok := plainValue(raw, 0, 0)
+	if obj, isObj := v.(map[string]any); ok && isObj && skipSpace(raw, end) == len(raw) {
+		*m = obj
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(m); err != nil {
@@ -226,6 +235,144 @@ func decodeObject(raw []byte, m *map[string]any) error {
 		return io.ErrUnexpectedEOF
 	}
 	return nil
+}
+
+// plainValue reads the JSON value at b[i] (after any whitespace); ok is false for
+// anything it leaves to encoding/json.
+func plainValue(b []byte, i, depth int) (any, int, bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) || depth > 1000 {
+		return nil, 0, false
+	}
+	switch c := b[i]; {
+	case c == '{':
+		obj := map[string]any{}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return obj, i + 1, true
+		}
+		for {
+			key, next, ok := plainString(b, i)
+			if !ok {
+				return nil, 0, false
+			}
+			i = skipSpace(b, next)
+			if i >= len(b) || b[i] != ':' {
+				return nil, 0, false
+			}
+			v, next, ok := plainValue(b, i+1, depth+1)
+			if !ok {
+				return nil, 0, false
+			}
+			obj[key] = v
+			i = skipSpace(b, next)
+			if i >= len(b) {
+				return nil, 0, false
+			}
+			if b[i] == '}' {
+				return obj, i + 1, true
+			}
+			if b[i] != ',' {
+				return nil, 0, false
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '[':
+		arr := []any{}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return arr, i + 1, true
+		}
+		for {
+			v, next, ok := plainValue(b, i, depth+1)
+			if !ok {
+				return nil, 0, false
+			}
+			arr = append(arr, v)
+			i = skipSpace(b, next)
+			if i >= len(b) {
+				return nil, 0, false
+			}
+			if b[i] == ']' {
+				return arr, i + 1, true
+			}
+			if b[i] != ',' {
+				return nil, 0, false
+			}
+			i++
+		}
+	case c == '"':
+		return plainString(b, i)
+	case c == '-' || (c >= '0' && c <= '9'):
+		end, ok := numberEnd(b, i)
+		if !ok {
+			return nil, 0, false
+		}
+		return json.Number(b[i:end]), end, true
+	case bytes.HasPrefix(b[i:], []byte("true")):
+		return true, i + 4, true
+	case bytes.HasPrefix(b[i:], []byte("false")):
+		return false, i + 5, true
+	case bytes.HasPrefix(b[i:], []byte("null")):
+		return nil, i + 4, true
+	}
+	return nil, 0, false
+}
+
+// plainString reads a JSON string of printable ASCII without escapes at b[i].
+func plainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return string(b[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// numberEnd returns the index after the JSON number at b[i], if it is one.
+func numberEnd(b []byte, i int) (int, bool) {
+	digits := func(j int) int {
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 func skipSpace(b []byte, i int) int {

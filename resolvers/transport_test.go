@@ -138,6 +138,8 @@ func FuzzDecodeParams(f *testing.F) {
 		`{"query":"{ a }"}`, `{"query":"q","variables":{"id":5,"f":1.5,"s":"x","n":null,"l":[1,{"a":true}]},"operationName":"Op","extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab"}}}`,
 		` {"query" : "a\"b\\c\u00e9" } `, `{"query":null}`, `{}`, `{"query":"a"} x`, `{"Query":"a"}`, `{"query":"a","query":"b"}`,
 		`{"variables":{"a":1}}}`, `{"variables":{"a":"}"}}`, `{"query":"\ud800x"}`, "{\"query\":\"\xff\"}", `{"variables":{"a":1,"a":2}}`,
+		`{"variables":{"a":[1,-0.5e+3,[],{},"é",true,false,null],"b":{"c":{"d":[[]]}}}}`, `{"variables":{"n":01}}`,
+		`{"variables":{"n":1.}}`, `{"variables":{"n":-}}`, "{\"variables\":{\"s\":\"a\nb\"}}", `{"variables":{"n":1E5,"m":-0,"t":truex}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -176,4 +178,19 @@ func FuzzWriteResponse(f *testing.F) {
 			t.Fatalf("%q: wrote %s, encoding/json %s", data, got.Bytes(), want)
 		}
 	})
+}
+
+// The usual variables take the plain decoder, not encoding/json.
+func TestPlainValueTakesUsualVariables(t *testing.T) {
+	raw := []byte(`{"in":{"organizationId":1,"projectId":"bench","categories":["HRIS","ATS"],"metadata":{"plan":"growth","seats":42},"multiple":false,"label":null,"x":[-1.5e3]}}`)
+	v, end, ok := plainValue(raw, 0, 0)
+	if !ok || end != len(raw) {
+		t.Fatalf("plain decoder refused %s", raw)
+	}
+	var want any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&want); err != nil || !reflect.DeepEqual(v, want) {
+		t.Errorf("plain %#v\n json %#v (%v)", v, want, err)
+	}
 }
