@@ -56,7 +56,14 @@ func tenantTag(t model.Tenant) string {
 }
 
 func escapeProject(p string) string {
-	if !strings.ContainsAny(p, "{}:%") {
+	plain := true
+	for i := 0; i < len(p) && plain; i++ {
+		switch p[i] {
+		case '{', '}', ':', '%':
+			plain = false
+		}
+	}
+	if plain {
 		return p
 	}
 	var b strings.Builder
@@ -126,7 +133,18 @@ func (k keys) token(hash string) string { return k.prefix + ":tok:" + hash }
 
 // tenantBase is "<p>:{<tag>}:", the start of every key of the tenant.
 func (k keys) tenantBase(t model.Tenant) string {
-	return k.prefix + ":{" + tenantTag(t) + "}:"
+	// Built in one allocation: every key of a write starts with it.
+	p := escapeProject(t.ProjectID)
+	var b strings.Builder
+	b.Grow(len(k.prefix) + len(p) + 16)
+	b.WriteString(k.prefix)
+	b.WriteString(":{")
+	var num [20]byte
+	b.Write(strconv.AppendInt(num[:0], int64(t.OrganizationID), 10))
+	b.WriteByte(':')
+	b.WriteString(p)
+	b.WriteString("}:")
+	return b.String()
 }
 
 func (k keys) record(t model.Tenant, id int) string { return k.recordOfTag(tenantTag(t), id) }

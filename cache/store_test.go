@@ -393,6 +393,9 @@ func TestTenantTagEscaping(t *testing.T) {
 		if !ok || back != tn {
 			t.Errorf("parse %q: got %+v %v, want %+v", tag, back, ok, tn)
 		}
+		if base, want := (keys{prefix: "cs"}).tenantBase(tn), "cs:{"+tag+"}:"; base != want {
+			t.Errorf("tenant base %q, want %q", base, want)
+		}
 	}
 }
 
