@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,20 +62,6 @@ func (j *JSON) UnmarshalGQL(v any) error {
 	}
 	*j = JSON(b)
 	return nil
-}
-
-// ParseJSONObject checks that b holds one JSON object and returns its compact form.
-func ParseJSONObject(b []byte) (JSON, error) {
-	var obj map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
-		return nil, &InputError{Message: "must be a JSON object"}
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return nil, &InputError{Message: "must be a JSON object"}
-	}
-	return JSON(buf.Bytes()), nil
 }
 
 // MarshalInt writes a GraphQL Int.

@@ -90,7 +90,7 @@ func validateMetadata(field string, m JSON) error {
 }
 
 // isJSONObject reports whether b is exactly one JSON object (surrounding whitespace
-// allowed), without decoding it: what ParseJSONObject accepts.
+// allowed), without decoding it (FuzzIsJSONObject compares it with a full decode).
 func isJSONObject(b []byte) bool {
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
 	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(b)
