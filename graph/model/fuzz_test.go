@@ -86,7 +86,11 @@ func FuzzJSONScalar(f *testing.F) {
 func decodesAsObject(b []byte) bool {
 	var obj map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
-	return dec.Decode(&obj) == nil && obj != nil && !dec.More()
+	if dec.Decode(&obj) != nil || obj == nil || dec.More() {
+		return false
+	}
+	var buf bytes.Buffer
+	return json.Compact(&buf, b) == nil // refuses what More lets through, such as "{}}"
 }
 
 // isJSONObject, the metadata check, accepts exactly what a full decode accepts.
