@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+
+	"connectsession/internal/jsonscan"
 )
 
 // decodeRecordFast parses a record as encode writes it, without reflection: one flat
@@ -97,8 +99,8 @@ func decodeRecordFast(s string) (*record, bool) {
 				r.Multiple = v
 			}
 		case "m":
-			j, ok := skipObject(s, i)
-			if !ok || !json.Valid([]byte(s[i:j])) {
+			j, ok := jsonscan.CompositeEnd(s, i)
+			if !ok || s[i] != '{' || !json.Valid([]byte(s[i:j])) {
 				return nil, false
 			}
 			r.Meta = json.RawMessage(s[i:j])
@@ -163,34 +165,4 @@ func fastInt(s string, i int) (int64, int, bool) {
 		n = -n
 	}
 	return n, i, true
-}
-
-// skipObject returns the index just after the JSON object starting at s[i], matching
-// braces and brackets outside strings; the caller validates what it spans.
-func skipObject(s string, i int) (int, bool) {
-	if i >= len(s) || s[i] != '{' {
-		return 0, false
-	}
-	depth := 0
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case '"':
-			for j++; j < len(s) && s[j] != '"'; j++ {
-				if s[j] == '\\' {
-					j++
-				}
-			}
-			if j >= len(s) {
-				return 0, false
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return j + 1, true
-			}
-		}
-	}
-	return 0, false
 }

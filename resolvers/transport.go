@@ -12,6 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"connectsession/internal/jsonscan"
 )
 
 // jsonPOST is the POST transport: it answers exactly as gqlgen's transport.POST (same
@@ -417,25 +419,7 @@ func valueEnd(b []byte, i int) (int, bool) {
 		}
 		return 0, false
 	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				for j++; j < len(b) && b[j] != '"'; j++ {
-					if b[j] == '\\' {
-						j++
-					}
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
+		return jsonscan.CompositeEnd(b, i)
 	default:
 		j := i
 		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
