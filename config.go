@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectsession/playground"
+	"connectsession/resolvers"
 )
 
 // config is the service's configuration: each setting is an environment variable and a
@@ -28,9 +29,10 @@ type config struct {
 	APQTTL             time.Duration
 	MaxBodyBytes       int64
 	RequestTimeout     time.Duration
-	ComplexityLimit    int
-	DepthLimit         int
-	AliasLimit         int
+	// Limits bound each operation before it runs (complexity, depth, aliases, and the
+	// document's size, tokens and fields, smaller for callers without a key).
+	Limits             resolvers.Limits
+	QueryCacheBytes    int64
 	Introspection      bool
 	AuthenticateRate   int
 	APIKeyRate         int
@@ -61,9 +63,16 @@ var settings = []setting{
 	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
-	{"COMPLEXITY_LIMIT", "10000", "most an operation may cost (a list's fields count once per item it can hold)"},
-	{"DEPTH_LIMIT", "10", "deepest selection an operation may have (introspection not counted)"},
-	{"ALIAS_LIMIT", "30", "most aliased fields one operation may use"},
+	{"COMPLEXITY_LIMIT", itoa(resolvers.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
+	{"DEPTH_LIMIT", itoa(resolvers.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
+	{"ALIAS_LIMIT", itoa(resolvers.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
+	{"DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
+	{"TOKEN_LIMIT", itoa(resolvers.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
+	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most field selections a document may hold, fragments expanded, checked before validation"},
+	{"REPEATED_FIELD_LIMIT", itoa(resolvers.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
+	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
+	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most field selections in a document from a caller without a valid API key"},
+	{"QUERY_CACHE_BYTES", "33554432", "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
@@ -148,9 +157,18 @@ func buildConfig(get func(string) string) (*config, error) {
 		return n
 	}
 	c.MaxBodyBytes = int64(positive("MAX_BODY_BYTES", 1024))
-	c.ComplexityLimit = positive("COMPLEXITY_LIMIT", 1)
-	c.DepthLimit = positive("DEPTH_LIMIT", 1)
-	c.AliasLimit = positive("ALIAS_LIMIT", 1)
+	c.Limits = resolvers.Limits{
+		Complexity:           positive("COMPLEXITY_LIMIT", 1),
+		Depth:                positive("DEPTH_LIMIT", 1),
+		Aliases:              positive("ALIAS_LIMIT", 1),
+		DocumentBytes:        positive("DOCUMENT_SIZE_LIMIT", 64),
+		Tokens:               positive("TOKEN_LIMIT", 16),
+		Fields:               positive("FIELD_LIMIT", 1),
+		RepeatedFields:       positive("REPEATED_FIELD_LIMIT", 1),
+		KeylessDocumentBytes: positive("KEYLESS_DOCUMENT_SIZE_LIMIT", 64),
+		KeylessFields:        positive("KEYLESS_FIELD_LIMIT", 1),
+	}
+	c.QueryCacheBytes = int64(positive("QUERY_CACHE_BYTES", 1<<16))
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
@@ -190,6 +208,8 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func splitList(s string) []string {
 	var out []string

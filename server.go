@@ -235,7 +235,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
 		JSONRecords: cfg.RecordFormat == "json"})
 	hub := store.NewHub(cache.HubOptions{})
-	apq := store.NewAPQ(cfg.APQTTL)
+	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
 	m := newMetrics(hub, apq)
 	rdb.AddHook(redisHook{m})
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
@@ -250,7 +250,8 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		PersistedQueries:     apq,
 		Observe:              m.observe,
 		DisableIntrospection: !cfg.Introspection,
-		Limits:               resolvers.Limits{Complexity: cfg.ComplexityLimit, Depth: cfg.DepthLimit, Aliases: cfg.AliasLimit},
+		Limits:               cfg.Limits,
+		QueryCacheBytes:      cfg.QueryCacheBytes,
 		Tracer:               tr.tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
 	})

@@ -7,8 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
+
+	"connectsession/internal/sizedlru"
 )
 
 // DefaultAPQTTL is how long a registered persisted query is kept in Redis after its
@@ -22,18 +23,22 @@ const DefaultAPQTTL = 24 * time.Hour
 type APQ struct {
 	store *Store
 	ttl   time.Duration
-	local *lru.Cache[string, string]
+	local *sizedlru.Cache[string, string]
 	log   *slog.Logger
 
 	hits, misses, errors atomic.Int64
 }
 
-// NewAPQ returns the persisted-query store; ttl <= 0 means DefaultAPQTTL.
-func (s *Store) NewAPQ(ttl time.Duration) *APQ {
+// NewAPQ returns the persisted-query store; ttl <= 0 means DefaultAPQTTL. Its
+// in-process copy holds at most 2,048 queries and localBytes of query text (<= 0: 8 MiB).
+func (s *Store) NewAPQ(ttl time.Duration, localBytes int64) *APQ {
 	if ttl <= 0 {
 		ttl = DefaultAPQTTL
 	}
-	local, _ := lru.New[string, string](2048) // the size is positive
+	if localBytes <= 0 {
+		localBytes = 8 << 20
+	}
+	local := sizedlru.New[string, string](2048, localBytes, nil)
 	return &APQ{store: s, ttl: ttl, local: local, log: s.log}
 }
 
@@ -74,7 +79,7 @@ func (a *APQ) Get(ctx context.Context, hash string) (string, bool) {
 		a.log.WarnContext(ctx, "persisted query lookup failed; treated as a miss", "err", err)
 		return "", false
 	}
-	a.local.Add(hash, q)
+	a.local.Add(hash, q, int64(len(q)))
 	a.hits.Add(1)
 	return q, true
 }
@@ -82,7 +87,7 @@ func (a *APQ) Get(ctx context.Context, hash string) (string, bool) {
 // Add registers query under hash (gqlgen has checked that the hash matches). A Redis
 // error is logged and counted; the request runs anyway with the text it carries.
 func (a *APQ) Add(ctx context.Context, hash, query string) {
-	a.local.Add(hash, query)
+	a.local.Add(hash, query, int64(len(query)))
 	if err := a.store.rdb.Set(ctx, a.store.k.apq(hash), query, a.ttl).Err(); err != nil {
 		a.errors.Add(1)
 		a.log.WarnContext(ctx, "persisted query not stored in redis; other instances will ask for it again", "err", err)

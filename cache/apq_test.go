@@ -13,7 +13,7 @@ func TestAPQSharedThroughRedis(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
 		hash := "9c8fb2a4a2a6f5e3b63c0b1b0a9c2f1e4d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c"
-		one, other := b.store.NewAPQ(time.Hour), b.store.NewAPQ(time.Hour)
+		one, other := b.store.NewAPQ(time.Hour, 0), b.store.NewAPQ(time.Hour, 0)
 		if _, ok := other.Get(ctx, hash); ok {
 			t.Fatalf("hit before registration")
 		}
@@ -37,7 +37,7 @@ func TestAPQRedisErrorsAreCounted(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	a := New(rdb, Options{Prefix: "t"}).NewAPQ(time.Hour)
+	a := New(rdb, Options{Prefix: "t"}).NewAPQ(time.Hour, 0)
 	mr.Close()
 	ctx := context.Background()
 	hash := "0000000000000000000000000000000000000000000000000000000000000001"

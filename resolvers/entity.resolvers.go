@@ -9,9 +9,8 @@ import (
 	"connectsession/graph"
 	"connectsession/graph/model"
 	"context"
+	"errors"
 	"fmt"
-
-	"github.com/99designs/gqlgen/graphql"
 )
 
 // FindManyConnectSessionByIDs is the resolver for the findManyConnectSessionByIDs field.
@@ -24,28 +23,41 @@ func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps [
 	if len(reps) > MaxRepresentations {
 		return nil, model.Invalid("representations", fmt.Sprintf("must hold at most %d entities", MaxRepresentations))
 	}
-	ids := make([]int, len(reps))
-	for i, rep := range reps {
-		ids[i] = rep.ID
+	// A gateway may ask for one session many times: read each id once.
+	ids := make([]int, 0, len(reps))
+	seen := make(map[int]bool, len(reps))
+	for _, rep := range reps {
+		if !seen[rep.ID] {
+			seen[rep.ID] = true
+			ids = append(ids, rep.ID)
+		}
 	}
 	found, err := r.Store.GetMany(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	errs := make(graphql.BatchErrorList, len(found))
-	failed := false
-	for i, s := range found {
+	byID := make(map[int]*model.ConnectSession, len(found))
+	for _, s := range found {
 		if s == nil {
-			continue // unknown id: null, no error
+			continue
 		}
-		if err := r.Auth.Authorize(ctx, model.Tenant{OrganizationID: s.OrganizationID, ProjectID: s.ProjectID}, false); err != nil {
-			found[i], errs[i], failed = nil, err, true
+		// A session outside the key's scope is null without an error, exactly as
+		// connectSession answers: ids are global, so an error would tell which ids
+		// exist in other tenants. A key store failure is still an error.
+		err := r.Auth.Authorize(ctx, model.Tenant{OrganizationID: s.OrganizationID, ProjectID: s.ProjectID}, false)
+		switch {
+		case err == nil:
+			byID[s.ID] = s
+		case errors.Is(err, model.ErrForbidden):
+		default:
+			return nil, err
 		}
 	}
-	if failed {
-		return found, errs
+	out := make([]*model.ConnectSession, len(reps))
+	for i, rep := range reps {
+		out[i] = byID[rep.ID]
 	}
-	return found, nil
+	return out, nil
 }
 
 // Entity returns graph.EntityResolver implementation.

@@ -11,7 +11,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,8 +24,10 @@ import (
 
 // HandlerOptions tune the GraphQL handler.
 type HandlerOptions struct {
-	// QueryCacheSize is how many parsed and validated documents are kept (default 1000).
-	QueryCacheSize int
+	// QueryCacheSize is how many parsed and validated documents are kept (default 1000),
+	// and QueryCacheBytes the estimated memory they may take (default 32 MiB).
+	QueryCacheSize  int
+	QueryCacheBytes int64
 	// WebSocketInit, when set, derives a WebSocket connection's context from its
 	// connection_init payload (the API key travels there).
 	WebSocketInit func(ctx context.Context, payload map[string]any) context.Context
@@ -64,6 +65,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.QueryCacheSize <= 0 {
 		opts.QueryCacheSize = 1000
 	}
+	if opts.QueryCacheBytes <= 0 {
+		opts.QueryCacheBytes = 32 << 20
+	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
 	}
@@ -94,12 +98,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(jsonPOST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](opts.QueryCacheSize))
 	srv.Use(extension.Introspection{})
-	srv.Use(newOperationLimits(opts.Limits, opts.DisableIntrospection, es, opts.QueryCacheSize))
-	if opts.PersistedQueries != nil {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: opts.PersistedQueries})
-	}
+	useLimits(srv, es, r.Auth, opts, present)
 	if opts.Admit != nil {
 		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
 	}
@@ -112,6 +112,23 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv
+}
+
+// useLimits installs the query cache, the persisted-query lookup and the limits of
+// opts.Limits on srv (opts' defaults already applied).
+func useLimits(srv *handler.Server, es graphql.ExecutableSchema, auth Authorizer, opts HandlerOptions, present graphql.ErrorPresenterFunc) {
+	docs := newDocumentCache(opts.QueryCacheSize, opts.QueryCacheBytes)
+	srv.SetQueryCache(docs)
+	srv.SetParserTokenLimit(opts.Limits.Tokens)
+	// Extensions run in the order they are added: the persisted-query lookup fills in
+	// the query that documentLimits then measures.
+	if opts.PersistedQueries != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: registerLater{opts.PersistedQueries}})
+	}
+	srv.Use(&documentLimits{Limits: opts.Limits, auth: auth, cache: docs, present: present})
+	srv.Use(&operationLimits{Limits: opts.Limits, noIntrospection: opts.DisableIntrospection, es: es,
+		docs: docs, auth: auth, present: present, persisted: opts.PersistedQueries,
+		lists: newIntrospectionLists(es.Schema())})
 }
 
 // originHosts turns origins into the host patterns the WebSocket upgrade checks.

@@ -2,11 +2,12 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -14,20 +15,50 @@ import (
 	"connectsession/graph/model"
 )
 
-// Limits bound what one operation may ask for. Zero fields take the defaults.
+// Limits bound what one operation may ask for. Zero fields take the defaults
+// (DefaultLimits).
 type Limits struct {
-	// Complexity is the most an operation may cost (default 10000): every field costs 1,
-	// and a list's fields count once per item it can hold (connectSessions: first or last,
-	// else 20). _entities is bounded by MaxRepresentations instead.
+	// Complexity is the most an operation may cost: every field costs 1, a list's
+	// fields count once per item it can hold (connectSessions: first or last, else 20;
+	// _entities: its representations; introspection lists: as many as the schema has),
+	// metadata costs MetadataPrice, and a page whose filter combines two or more
+	// equality fields costs CombinedFilterPrice more.
 	Complexity int
-	// Depth is the deepest selection allowed (default 10); introspection is not counted.
+	// Depth is the deepest selection allowed, introspection included.
 	Depth int
-	// Aliases is how many aliased fields one operation may use (default 30).
+	// Aliases is how many aliased fields one operation may use, introspection included.
 	Aliases int
+	// DocumentBytes, Tokens and Fields bound a document before it is parsed and
+	// validated: its size, its lexical tokens, and its field selections with fragments
+	// expanded. RepeatedFields bounds how often one response name may occur in one
+	// selection set (validation compares those in pairs).
+	DocumentBytes, Tokens, Fields, RepeatedFields int
+	// KeylessDocumentBytes and KeylessFields are the allowance of a caller without a
+	// valid API key, who may only run authenticateConnectSession (and __typename).
+	KeylessDocumentBytes, KeylessFields int
 }
 
-// MaxRepresentations is how many entities one _entities call may ask for.
+// DefaultLimits are the limits a zero field takes.
+var DefaultLimits = Limits{
+	Complexity: 10000, Depth: 15, Aliases: 30,
+	DocumentBytes: 32 << 10, Tokens: 4000, Fields: 1000, RepeatedFields: 20,
+	KeylessDocumentBytes: 2 << 10, KeylessFields: 50,
+}
+
+// MaxRepresentations is how many entities one operation may ask for, over all its
+// _entities fields.
 const MaxRepresentations = 1000
+
+// MetadataPrice is what a session's metadata costs: up to 8 KiB, where other fields hold
+// at most 255 characters. At 10, an operation within the default complexity carries at
+// most 1,000 of them (8 MiB), and a page of 100 with every field, as edges and as nodes,
+// still fits.
+const MetadataPrice = 10
+
+// CombinedFilterPrice is what a connectSessions page costs on top of its fields when its
+// filter combines two or more equality fields: such a page walks one index and checks
+// the others, up to the store's scan budget, instead of reading matches directly.
+const CombinedFilterPrice = 1000
 
 // The extensions.code values of the limits.
 const (
@@ -36,21 +67,23 @@ const (
 )
 
 func (l *Limits) defaults() {
-	if l.Complexity <= 0 {
-		l.Complexity = 10000
-	}
-	if l.Depth <= 0 {
-		l.Depth = 10
-	}
-	if l.Aliases <= 0 {
-		l.Aliases = 30
+	d := DefaultLimits
+	for _, f := range []struct{ v, def *int }{
+		{&l.Complexity, &d.Complexity}, {&l.Depth, &d.Depth}, {&l.Aliases, &d.Aliases},
+		{&l.DocumentBytes, &d.DocumentBytes}, {&l.Tokens, &d.Tokens}, {&l.Fields, &d.Fields},
+		{&l.RepeatedFields, &d.RepeatedFields}, {&l.KeylessDocumentBytes, &d.KeylessDocumentBytes},
+		{&l.KeylessFields, &d.KeylessFields},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
 	}
 }
 
-// complexity prices the fields whose cost grows with their arguments.
+// complexityRoot prices the fields whose cost grows with their arguments.
 func complexityRoot() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
-	c.Query.ConnectSessions = func(child int, _ int, _ string, _ *model.ConnectSessionFilter, _ *model.ConnectSessionOrder, first *int, _ *string, last *int, _ *string) int {
+	c.Query.ConnectSessions = func(child int, _ int, _ string, filter *model.ConnectSessionFilter, _ *model.ConnectSessionOrder, first *int, _ *string, last *int, _ *string) int {
 		n := model.DefaultPageSize
 		switch {
 		case first != nil && *first >= 0:
@@ -58,43 +91,96 @@ func complexityRoot() graph.ComplexityRoot {
 		case last != nil && *last >= 0:
 			n = *last
 		}
-		return 1 + max(n, 1)*child
+		cost := 1 + max(n, 1)*child
+		if equalityFilters(filter) > 1 {
+			cost += CombinedFilterPrice
+		}
+		return cost
 	}
 	return c
 }
 
-// operationLimits refuses, before anything runs, operations that cost more than
-// Complexity, are deeper than Depth or use more than Aliases aliases (and, when
-// introspection is off, those that introspect). What it learns of an operation is kept
-// by the operation's parsed definition, which the query cache hands out again for the
-// same document, so a repeated operation is not walked again: the shape always, the
-// complexity when no field priced by its arguments (pricedByArguments) takes one from a
-// variable.
+// equalityFilters counts the filter's fields that each select one index.
+func equalityFilters(f *model.ConnectSessionFilter) int {
+	if f == nil {
+		return 0
+	}
+	n := 0
+	for _, set := range []bool{f.Provider != nil, f.OriginOwnerID != nil, f.AccountID != nil, f.Category != nil, f.Type != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// pricedByArguments are the fields whose price reads their arguments (complexityRoot's
+// functions and pricing's own); TestPricedByArgumentsMatchesComplexity keeps the list in
+// step with complexityRoot.
+var pricedByArguments = map[string]bool{"Query.connectSessions": true, "Query._entities": true}
+
+// pricing is the schema as the complexity walk sees it: gqlgen's generated prices, plus
+// those that generated code cannot take (_entities, whose price function is not
+// exported), metadata's weight, and introspection, which complexityWalk prices itself.
+// It counts the representations it meets in reps.
+type pricing struct {
+	graphql.ExecutableSchema
+	reps int
+}
+
+func (p *pricing) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
+	switch {
+	case typeName == "Query" && field == "_entities":
+		n := 0
+		switch reps := args["representations"].(type) {
+		case []any:
+			n = len(reps)
+		case []map[string]any:
+			n = len(reps)
+		}
+		p.reps += n
+		return 1 + max(n, 1)*child, true
+	case typeName == "Query" && field == "__type":
+		return 1, true // its selection is priced with the introspection multipliers
+	case typeName == "ConnectSession" && field == "metadata":
+		return MetadataPrice, true
+	}
+	return p.ExecutableSchema.Complexity(ctx, typeName, field, child, args)
+}
+
+// operationLimits refuses, before anything runs, an operation that a caller without a
+// key may not run, or that costs more than Complexity, is deeper than Depth or uses more
+// than Aliases aliases (and, when introspection is off, one that introspects); then it
+// registers the operation's persisted query, now that it is known to be valid. What it
+// learns of an operation is kept with the document in the query cache, so a repeated
+// operation is not walked again: the shape always, the complexity when no field priced
+// by its arguments (pricedByArguments) takes one from a variable.
 type operationLimits struct {
 	Limits
 	// noIntrospection refuses __schema and __type: turning gqlgen's introspection off
 	// would also break federation's _service, which is built from it.
 	noIntrospection bool
 	es              graphql.ExecutableSchema
-	seen            *lru.Cache[*ast.OperationDefinition, opFacts]
+	docs            *documentCache
+	auth            Authorizer
+	present         graphql.ErrorPresenterFunc
+	// persisted registers a valid query sent with its hash (nil: no persisted queries).
+	persisted graphql.Cache[string]
+	lists     introspectionLists
 }
 
 // opFacts is what operationLimits keeps of one operation.
 type opFacts struct {
 	depth, aliases int
 	introspects    bool
-	// complexity is the operation's cost when static; otherwise it is computed per request.
+	rootFields     []string
+	// introspection is the price of the operation's introspection fields, which
+	// gqlgen's complexity skips.
+	introspection int
+	// complexity is the operation's whole cost when static; otherwise it is computed per
+	// request.
 	complexity int
 	static     bool
-}
-
-// pricedByArguments are the fields whose complexity function (complexityRoot()) reads their
-// arguments; TestPricedByArgumentsMatchesComplexity keeps the two in step.
-var pricedByArguments = map[string]bool{"Query.connectSessions": true}
-
-func newOperationLimits(l Limits, noIntrospection bool, es graphql.ExecutableSchema, size int) *operationLimits {
-	seen, _ := lru.New[*ast.OperationDefinition, opFacts](size) // size > 0
-	return &operationLimits{Limits: l, noIntrospection: noIntrospection, es: es, seen: seen}
 }
 
 var _ interface {
@@ -105,24 +191,44 @@ var _ interface {
 func (*operationLimits) ExtensionName() string                   { return "OperationLimits" }
 func (*operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
+// keylessRoots are the root fields a caller without a key may select.
+var keylessRoots = []string{"authenticateConnectSession", "__typename"}
+
 func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	op := opCtx.Operation
 	if op == nil {
 		return nil
 	}
-	facts, ok := o.seen.Get(op)
+	facts, ok := o.docs.facts(opCtx.RawQuery, op)
 	if !ok {
-		w := shapeWalker{doc: opCtx.Doc}
-		facts.depth = w.depth(op.SelectionSet, nil)
+		w := shapeWalker{doc: opCtx.Doc, lists: o.lists}
+		facts.depth, facts.introspection = w.walk(op.SelectionSet, false, 0, nil)
 		facts.aliases, facts.introspects, facts.static = w.aliases, w.introspects, !w.variablePrice
-		if facts.static {
-			facts.complexity = complexity.Calculate(ctx, o.es, op, opCtx.Variables)
+		for _, sel := range op.SelectionSet {
+			if f, ok := sel.(*ast.Field); ok && !slices.Contains(facts.rootFields, f.Name) {
+				facts.rootFields = append(facts.rootFields, f.Name)
+			}
 		}
-		o.seen.Add(op, facts)
+		if facts.static {
+			facts.complexity = o.price(ctx, op, opCtx.Variables, &facts)
+		}
+		o.docs.setFacts(opCtx.RawQuery, op, facts)
+	}
+	if !keyed(ctx) {
+		for _, f := range facts.rootFields {
+			if !slices.Contains(keylessRoots, f) {
+				return o.present(ctx, o.auth.Authenticate(ctx))
+			}
+		}
 	}
 	cost := facts.complexity
 	if !facts.static {
-		cost = complexity.Calculate(ctx, o.es, op, opCtx.Variables)
+		cost = o.price(ctx, op, opCtx.Variables, &facts)
+	}
+	if cost < 0 {
+		err := gqlerror.Errorf("operation asks for more than %d entities", MaxRepresentations)
+		errcode.Set(err, CodeComplexityLimit)
+		return err
 	}
 	if cost > o.Complexity {
 		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", cost, o.Complexity)
@@ -144,77 +250,34 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
+	o.register(ctx, opCtx)
 	return nil
 }
 
-type shapeWalker struct {
-	doc         *ast.QueryDocument
-	aliases     int
-	introspects bool
-	// variablePrice: a field in pricedByArguments takes an argument from a variable.
-	variablePrice bool
+// price is the operation's complexity, or -1 when it asks for more than
+// MaxRepresentations entities.
+func (o *operationLimits) price(ctx context.Context, op *ast.OperationDefinition, vars map[string]any, facts *opFacts) int {
+	p := &pricing{ExecutableSchema: o.es}
+	cost := complexity.Calculate(ctx, p, op, vars)
+	if p.reps > MaxRepresentations {
+		return -1
+	}
+	return min(cost, o.Complexity+1) + min(facts.introspection, o.Complexity+1)
 }
 
-// depth returns the depth of a selection set, following fragments (validation has
-// already refused cycles; seen guards anyway) and counting aliases on the way.
-func (w *shapeWalker) depth(set ast.SelectionSet, seen map[string]bool) int {
-	deepest := 0
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Alias != "" && s.Alias != s.Name {
-				w.aliases++
-			}
-			if s.ObjectDefinition != nil && pricedByArguments[s.ObjectDefinition.Name+"."+s.Name] && usesVariable(s.Arguments) {
-				w.variablePrice = true
-			}
-			if s.Name == "__schema" || s.Name == "__type" {
-				w.introspects = true
-				continue // introspection: GraphiQL's own query is deep by nature
-			}
-			d = 1 + w.depth(s.SelectionSet, seen)
-		case *ast.InlineFragment:
-			d = w.depth(s.SelectionSet, seen)
-		case *ast.FragmentSpread:
-			if seen[s.Name] {
-				continue
-			}
-			if f := w.doc.Fragments.ForName(s.Name); f != nil {
-				if seen == nil {
-					seen = map[string]bool{}
-				}
-				seen[s.Name] = true
-				d = w.depth(f.SelectionSet, seen)
-				delete(seen, s.Name)
-			}
-		}
-		deepest = max(deepest, d)
+// register stores a query sent with its persisted-query hash, once it has parsed,
+// validated and passed the limits, and only for a caller with a key.
+func (o *operationLimits) register(ctx context.Context, opCtx *graphql.OperationContext) {
+	if o.persisted == nil || !keyed(ctx) {
+		return
 	}
-	return deepest
+	if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
+		o.persisted.Add(ctx, st.Hash, opCtx.RawQuery)
+	}
 }
 
-// usesVariable reports whether any of the arguments takes a variable, anywhere in its value.
-func usesVariable(args ast.ArgumentList) bool {
-	var walk func(v *ast.Value) bool
-	walk = func(v *ast.Value) bool {
-		if v == nil {
-			return false
-		}
-		if v.Kind == ast.Variable {
-			return true
-		}
-		for _, c := range v.Children {
-			if walk(c.Value) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, a := range args {
-		if walk(a.Value) {
-			return true
-		}
-	}
-	return false
-}
+// registerLater is the persisted-query store as gqlgen's extension sees it: lookups go
+// through, but registrations wait for operationLimits.register.
+type registerLater struct{ graphql.Cache[string] }
+
+func (registerLater) Add(context.Context, string, string) {}

@@ -12,11 +12,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"connectsession/cache"
 	"connectsession/graph"
@@ -45,8 +43,9 @@ func TestJSONPOSTMatchesGqlgen(t *testing.T) {
 		es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{Store: store, Auth: AllowAll{}}, Complexity: complexityRoot()})
 		srv := handler.New(es)
 		srv.AddTransport(tr)
-		srv.SetQueryCache(lru.New[*ast.QueryDocument](100))
-		srv.Use(newOperationLimits(Limits{Complexity: 200, Depth: 10, Aliases: 30}, false, es, 100))
+		opts := HandlerOptions{QueryCacheSize: 100, QueryCacheBytes: 1 << 20, Limits: Limits{Complexity: 200, Depth: 10, Aliases: 30}}
+		opts.Limits.defaults()
+		useLimits(srv, es, AllowAll{}, opts, ErrorPresenter(nil))
 		srv.SetErrorPresenter(ErrorPresenter(nil))
 		return srv
 	}
