@@ -19,16 +19,16 @@ import (
 // config is the service's configuration: each setting is an environment variable and a
 // flag of the same name in lower case with dashes; a flag wins over the variable.
 type config struct {
-	Port               string
-	Addr               string
-	RedisURL           string
-	RedisClusterAddrs  []string
-	RedisKeyPrefix     string
-	SessionRetention   time.Duration
-	RecordFormat       string
-	APQTTL             time.Duration
-	MaxBodyBytes       int64
-	RequestTimeout     time.Duration
+	Port              string
+	Addr              string
+	RedisURL          string
+	RedisClusterAddrs []string
+	RedisKeyPrefix    string
+	SessionRetention  time.Duration
+	RecordFormat      string
+	APQTTL            time.Duration
+	MaxBodyBytes      int64
+	RequestTimeout    time.Duration
 	// Limits bound each operation before it runs (complexity, depth, aliases, and the
 	// document's size, tokens and fields, smaller for callers without a key).
 	Limits             resolvers.Limits
