@@ -36,6 +36,7 @@ type config struct {
 	Introspection      bool
 	AuthenticateRate   int
 	APIKeyRate         int
+	PageScanLimit      int
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -76,6 +77,7 @@ var settings = []setting{
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
+	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
@@ -171,6 +173,8 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.QueryCacheBytes = int64(positive("QUERY_CACHE_BYTES", 1<<16))
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
+	// Below 500, a page of 100 with one filter and its count could be cut short.
+	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
 	}

@@ -20,6 +20,8 @@ type metrics struct {
 	operations  *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	redisErrors *prometheus.CounterVec
+	scanUnits   prometheus.Counter
+	scanCut     *prometheus.CounterVec
 }
 
 func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
@@ -38,12 +40,20 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 			Name: "connectsession_redis_errors_total",
 			Help: "Redis commands and pipelines that failed (a missing key is not a failure), by command.",
 		}, []string{"command"}),
+		scanUnits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "connectsession_page_scan_units_total",
+			Help: "Work spent by connectSessions page calls in Redis, in index entries examined (PAGE_SCAN_LIMIT bounds one call).",
+		}),
+		scanCut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connectsession_page_scan_cut_total",
+			Help: "connectSessions page calls whose page walk (part=page) or count (part=count) stopped at PAGE_SCAN_LIMIT.",
+		}, []string{"part"}),
 	}
 	apqCount := func(pick func(h, m, e int64) int64) func() float64 {
 		return func() float64 { h, mi, e := apq.Stats(); return float64(pick(h, mi, e)) }
 	}
 	m.reg.MustRegister(
-		m.operations, m.duration, m.redisErrors,
+		m.operations, m.duration, m.redisErrors, m.scanUnits, m.scanCut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "connectsession_subscriptions_active", Help: "Open connectSessionEvents subscriptions on this instance.",
@@ -68,6 +78,20 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 func (m *metrics) observe(_ context.Context, operation, code string, took time.Duration) {
 	m.operations.WithLabelValues(operation, code).Inc()
 	m.duration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// pageScan records what one page call spent of its work budget.
+func (m *metrics) pageScan(s cache.PageScan) {
+	if m == nil {
+		return
+	}
+	m.scanUnits.Add(float64(s.Examined))
+	if s.Cut {
+		m.scanCut.WithLabelValues("page").Inc()
+	}
+	if s.CountCut {
+		m.scanCut.WithLabelValues("count").Inc()
+	}
 }
 
 func (m *metrics) handler() http.Handler {

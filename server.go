@@ -232,11 +232,13 @@ func keyRateLimit(store *cache.Store, authz *auth.Authorizer, perSecond int) fun
 
 // newService wires the application over rdb; tr (nil: off) traces it.
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
+	var m *metrics // made below, from the hub; the store reports to it only once serving
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
-		JSONRecords: cfg.RecordFormat == "json"})
+		JSONRecords: cfg.RecordFormat == "json", PageScanLimit: cfg.PageScanLimit,
+		OnPageScan: func(s cache.PageScan) { m.pageScan(s) }})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
-	m := newMetrics(hub, apq)
+	m = newMetrics(hub, apq)
 	rdb.AddHook(redisHook{m})
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{

@@ -170,12 +170,34 @@ func (s *Store) List(ctx context.Context, t model.Tenant, q model.ListQuery) (*m
 	} else {
 		args = append(args, "", "")
 	}
-	args = append(args, s.k.tenantBase(t))
+	args = append(args, s.k.tenantBase(t), s.scanLimit)
 	res, err := pageScript.Run(ctx, s.rdb, append(s.filterKeys(t, q.Filter), s.k.guard(t)), args...).Slice()
 	if err != nil {
 		return nil, storeErr("page", err)
 	}
 	return s.buildPage(t, res, fromEnd, other != nil)
+}
+
+// pageHead is what pageScript answers before the records.
+type pageHead struct {
+	more, other, count, examined, cut, lastMs, lastID, exact int64
+}
+
+const pageHeadLen = 8
+
+func readPageHead(res []any) (pageHead, error) {
+	if len(res) < pageHeadLen {
+		return pageHead{}, fmt.Errorf("cache: page script returned %d values", len(res))
+	}
+	var h pageHead
+	for i, p := range []*int64{&h.more, &h.other, &h.count, &h.examined, &h.cut, &h.lastMs, &h.lastID, &h.exact} {
+		v, ok := res[i].(int64)
+		if !ok {
+			return pageHead{}, fmt.Errorf("cache: page script returned %T at %d", res[i], i)
+		}
+		*p = v
+	}
+	return h, nil
 }
 
 // filterKeys lists the indexes whose intersection holds the filter's matches.
@@ -205,15 +227,17 @@ func (s *Store) filterKeys(t model.Tenant, f *model.ConnectSessionFilter) []stri
 }
 
 func (s *Store) buildPage(t model.Tenant, res []any, fromEnd, otherAsked bool) (*model.Page, error) {
-	if len(res) < 3 {
-		return nil, fmt.Errorf("cache: page script returned %d values", len(res))
+	h, err := readPageHead(res)
+	if err != nil {
+		return nil, err
 	}
-	more, _ := res[0].(int64)
-	other, _ := res[1].(int64)
-	count, _ := res[2].(int64)
+	if s.onPageScan != nil {
+		s.onPageScan(PageScan{Examined: int(h.examined), Cut: h.cut == 1, CountCut: h.exact == 0})
+	}
+	more, other := h.more, h.other
 	now := s.now()
-	p := &model.Page{PageInfo: &model.PageInfo{}, TotalCount: int(count)}
-	for _, v := range res[3:] {
+	p := &model.Page{PageInfo: &model.PageInfo{}, TotalCount: int(h.count), TotalCountExact: h.exact == 1}
+	for _, v := range res[pageHeadLen:] {
 		raw, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("cache: page script returned %T for a record", v)
@@ -247,6 +271,18 @@ func (s *Store) buildPage(t model.Tenant, res []any, fromEnd, otherAsked bool) (
 	} else {
 		p.PageInfo.StartCursor = &p.Edges[0].Cursor
 		p.PageInfo.EndCursor = &p.Edges[len(p.Edges)-1].Cursor
+	}
+	if h.cut == 1 && h.lastID > 0 {
+		// The walk stopped for the work budget: the cursor on the walk's far side names
+		// the last entry it decided (a match on the page, or past the last edge), so
+		// that passing it on continues the walk where it stopped. Edge cursors are
+		// unchanged.
+		c := encodeCursor(position{ms: h.lastMs, id: int(h.lastID)})
+		if fromEnd {
+			p.PageInfo.StartCursor = &c
+		} else {
+			p.PageInfo.EndCursor = &c
+		}
 	}
 	return p, nil
 }

@@ -67,14 +67,30 @@ return 1
 //	ARGV[10 .. 17] a second window, only tested for being non-empty
 //	ARGV[18 .. 19] score range to count ("" = do not count)
 //	ARGV[20]       tenant base (every index key starts with it)
+//	ARGV[21]       the work budget: most units of work the call may spend (see below)
 //
 // A chunked index is walked chunk by chunk from the chunk holding the window's bound in
 // walking direction (found with one ZREVRANGEBYLEX on its directory), so a page costs
 // O(log N + page) in either form.
 //
-// It returns {more, other, count, record...}: more is 1 when the page window holds more
-// than limit entries, other is 1/0 for the second window (-1 when not asked), count is
-// the number of entries in the counted range (-1 when not asked).
+// Work budget. Combined filters that rarely match together would otherwise make a page,
+// and above all a count, walk a whole index while Redis serves nobody else. Every entry
+// of the walked index that lies in a window costs one unit, and every membership look-up
+// in another index one more; counting one chunk whole costs IX_CHUNK_COST. The call
+// spends at most ARGV[21] units in all (entries outside a window, which only share the
+// bound's millisecond, are skipped uncharged). The page walk may use all of it less a
+// reserve for what else was asked (an eighth for the second window, half for a count
+// that has to walk), and leaves what it does not use to them. When a walk stops for the
+// budget it says so, with the last entry it examined in full, so that the caller can
+// continue from there: every entry up to it has been decided.
+//
+// It returns {more, other, count, examined, cut, last ms, last id, exact, record...}: more
+// is 1 when the page window holds more than limit entries or its walk stopped for the
+// budget (cut is 1 then, and last ms/id name the last entry it examined, or are -1); other
+// is 1/0 for the second window (1 also when its walk stopped for the budget; -1 when not
+// asked); count is the number of entries in the counted range (-1 when not asked), exact
+// 0 when the budget ran out first (count is then the matches found so far); examined is
+// the units spent.
 var pageScript = redis.NewScript(ixLua + `
 local function window(i)
   if ARGV[i] == '' then return nil end
@@ -109,6 +125,8 @@ local function member_of(id)
 end
 
 local base = ARGV[20]
+local budget = tonumber(ARGV[21])
+local examined = 0
 local ixs = {}
 for i = 1, #KEYS - 1 do ixs[i] = ix_open(base, KEYS[i]) end
 if #ixs > 1 then
@@ -120,16 +138,11 @@ if #ixs > 1 then
   ixs[1], ixs[best] = ixs[best], ixs[1]
 end
 
-local function member_of_all(s, m)
-  for i = 2, #ixs do
-    if not ix_has(ixs[i], s, m) then return false end
-  end
-  return true
-end
-
--- walk calls visit(id) for every entry of the window in its order until visit returns
--- false.
-local function walk(w, batch, visit)
+-- walk calls visit(id) for every entry of the window that is in every index, in the
+-- window's order, until visit returns false or the walk would spend more than allow
+-- units. It returns whether it stopped for the budget, and the score and id of the last
+-- entry it examined in full (nil when none).
+local function walk(w, batch, allow, visit)
   local lo, hi = '-inf', '+inf'
   if w.lo then lo = w.lo[4] end
   if w.hi then hi = w.hi[4] end
@@ -137,13 +150,33 @@ local function walk(w, batch, visit)
   local b = w.lo
   if w.top then b = w.hi end
   if b then from = {b[1], member_of(b[2])} end
+  -- No need to read far past what the budget lets the walk examine.
+  batch = math.max(1, math.min(batch, allow + 1))
+  local used, cut, ls, lid = 0, false, nil, nil
   ix_walk(ixs[1], w.top, lo, hi, from, batch, function(s, m)
     local id = ix_id(m)
-    if within(w, s, id) and member_of_all(s, m) then
-      return visit(id)
+    if not within(w, s, id) then return true end
+    -- Only an entry that can be examined in full (its look-ups in every other index)
+    -- is taken, so that every entry up to the last one examined is decided.
+    if used + #ixs > allow then
+      cut = true
+      return false
     end
+    used = used + 1
+    local hit = true
+    for i = 2, #ixs do
+      used = used + 1
+      if not ix_has(ixs[i], s, m) then
+        hit = false
+        break
+      end
+    end
+    ls, lid = s, id
+    if hit then return visit(id) end
     return true
   end)
+  examined = examined + used
+  return cut, ls, lid
 end
 
 local function batch_for(limit)
@@ -151,10 +184,20 @@ local function batch_for(limit)
   return limit + 2
 end
 
+-- What the page walk leaves for the other parts: a count that walks (combined filters,
+-- or a createdAt range over a chunked index) and the second window.
+local count_reserve = 0
+if ARGV[18] ~= '' and (#ixs > 1 or ((ARGV[18] ~= '-inf' or ARGV[19] ~= '+inf') and ix_chunked(ixs[1]))) then
+  count_reserve = math.floor(budget / 2)
+end
+local o = window(10)
+local other_reserve = 0
+if o then other_reserve = math.floor(budget / 8) end
+
 local page = {}
 local more = 0
 local w = window(2)
-walk(w, batch_for(w.limit + 1), function(id)
+local cut, last_s, last_id = walk(w, batch_for(w.limit + 1), math.max(budget - count_reserve - other_reserve, #ixs), function(id)
   if #page >= w.limit then
     more = 1
     return false
@@ -162,21 +205,26 @@ walk(w, batch_for(w.limit + 1), function(id)
   page[#page + 1] = id
   return true
 end)
+if cut then more = 1 end
 
 local other = -1
-local o = window(10)
 if o then
   other = 0
-  walk(o, batch_for(1), function(id)
+  local ocut = walk(o, batch_for(1), math.max(budget - examined - count_reserve, 0), function(id)
     other = 1
     return false
   end)
+  if ocut then other = 1 end
 end
 
-local count = -1
+local count, exact = -1, 1
 if ARGV[18] ~= '' then
+  local allow = math.max(budget - examined, 0)
   if #ixs == 1 then
-    count = ix_count(ixs[1], ARGV[18], ARGV[19])
+    local used, complete
+    count, used, complete = ix_count(ixs[1], ARGV[18], ARGV[19], allow)
+    examined = examined + used
+    if not complete then exact = 0 end
   else
     count = 0
     local c = {top = false, limit = 0,
@@ -184,14 +232,16 @@ if ARGV[18] ~= '' then
       hi = {tonumber(ARGV[19]) or math.huge, math.huge, true, ARGV[19]}}
     if ARGV[18] == '-inf' then c.lo = nil end
     if ARGV[19] == '+inf' then c.hi = nil end
-    walk(c, 256, function(id)
+    if walk(c, 256, allow, function(id)
       count = count + 1
       return true
-    end)
+    end) then
+      exact = 0
+    end
   end
 end
 
-local out = {more, other, count}
+local out = {more, other, count, examined, cut and 1 or 0, last_s or -1, last_id or -1, exact}
 for i = 1, #page do
   local rec = redis.call('GET', ARGV[1] .. tostring(page[i]))
   if rec then out[#out + 1] = rec end

@@ -27,7 +27,36 @@ type Options struct {
 	// one (record_bin.go). Both are always read; set it while instances of a version
 	// that reads only JSON still run against the same Redis.
 	JSONRecords bool
+	// PageScanLimit is the work budget of one page call (see pageScript): the most index
+	// entries it examines, across the page, the look-up on the cursor's other side and
+	// the count (default DefaultPageScanLimit; at least MinPageScanLimit).
+	PageScanLimit int
+	// OnPageScan, when set, is told what each page call spent (for metrics and tests).
+	OnPageScan func(PageScan)
 }
+
+// PageScan is what one page call spent of its work budget.
+type PageScan struct {
+	// Examined is the units of work spent: entries of the walked index examined, plus
+	// look-ups in the other indexes of a combined filter, plus chunks counted whole.
+	Examined int
+	// Cut is true when the page walk stopped for the budget (the page may be short).
+	Cut bool
+	// CountCut is true when the count stopped for the budget (it is a lower bound).
+	CountCut bool
+}
+
+// DefaultPageScanLimit keeps one page call within a few milliseconds of Redis time at
+// any tenant size and filter combination (2 to 3.5 µs a unit on a busy 2-core host,
+// measured with bench/scancost; see bench/README.md, "Noisy neighbour"), far above what
+// a page of 100 with one filter needs (about 100 units).
+const DefaultPageScanLimit = 1000
+
+// MinPageScanLimit is the smallest budget a store uses (a smaller one is raised to it):
+// enough that every walk can examine an entry with all five filters. Budgets this small
+// cut even well-behaved pages short, which tests use; the service's setting asks for
+// at least 500, so that a page of 100 with one filter and its count is never cut.
+const MinPageScanLimit = 16
 
 // DefaultRetention is how long an expired session is kept unless Options say otherwise.
 const DefaultRetention = 30 * 24 * time.Hour
@@ -43,6 +72,9 @@ type Store struct {
 	sharded bool
 	// jsonRecords: write records as JSON (Options.JSONRecords).
 	jsonRecords bool
+	// scanLimit is the work budget of one page call (Options.PageScanLimit).
+	scanLimit  int
+	onPageScan func(PageScan)
 }
 
 // encode returns the record as the store writes it.
@@ -67,8 +99,13 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.PageScanLimit == 0 {
+		opts.PageScanLimit = DefaultPageScanLimit
+	}
+	opts.PageScanLimit = max(opts.PageScanLimit, MinPageScanLimit)
 	_, sharded := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded, jsonRecords: opts.JSONRecords}
+	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
+		jsonRecords: opts.JSONRecords, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan}
 }
 
 // Ping checks that Redis answers; it returns an error wrapping model.ErrUnavailable when

@@ -63,10 +63,11 @@ type ComplexityRoot struct {
 	}
 
 	ConnectSessionConnection struct {
-		Edges      func(childComplexity int) int
-		Nodes      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges           func(childComplexity int) int
+		Nodes           func(childComplexity int) int
+		PageInfo        func(childComplexity int) int
+		TotalCount      func(childComplexity int) int
+		TotalCountExact func(childComplexity int) int
 	}
 
 	ConnectSessionEdge struct {
@@ -303,6 +304,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConnectSessionConnection.TotalCount(childComplexity), true
+	case "ConnectSessionConnection.totalCountExact":
+		if e.ComplexityRoot.ConnectSessionConnection.TotalCountExact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionConnection.TotalCountExact(childComplexity), true
 
 	case "ConnectSessionEdge.cursor":
 		if e.ComplexityRoot.ConnectSessionEdge.Cursor == nil {
@@ -791,10 +798,26 @@ type ConnectSessionConnection {
   edges: [ConnectSessionEdge!]!
   "The sessions of this page, without cursors."
   nodes: [ConnectSession!]!
-  "Where this page stands in the whole list."
+  """
+  Where this page stands in the whole list. A page of a filter that combines several
+  fields (e.g. ` + "`" + `type` + "`" + ` and ` + "`" + `category` + "`" + `) that rarely match together may come back shorter
+  than asked, even empty, when the server's work budget for one call (` + "`" + `PAGE_SCAN_LIMIT` + "`" + `
+  entries examined) runs out: ` + "`" + `hasNextPage` + "`" + ` (` + "`" + `hasPreviousPage` + "`" + ` for ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + `) is
+  then true, and ` + "`" + `endCursor` + "`" + ` (` + "`" + `startCursor` + "`" + `) points at the last entry examined, which may
+  be past the last edge; pass it as ` + "`" + `after` + "`" + ` (` + "`" + `before` + "`" + `) to continue where the scan
+  stopped. Keep paging until the flag is false to see every match exactly once.
+  """
   pageInfo: PageInfo!
-  "How many sessions match the filter, across all pages."
+  """
+  How many sessions match the filter, across all pages. Exact without a filter or with
+  one field plus ` + "`" + `createdAfter` + "`" + `/` + "`" + `createdBefore` + "`" + `, except for a date range over a very
+  large list. When several fields are combined, counting stops at the server's work
+  budget: ` + "`" + `totalCountExact` + "`" + ` is then false and this is the number of matches counted so
+  far, a lower bound.
+  """
   totalCount: Int!
+  "False when ` + "`" + `totalCount` + "`" + ` is a lower bound because counting stopped at the server's work budget."
+  totalCountExact: Boolean!
 }
 
 "One session in a page, with the cursor that points at it."
@@ -807,13 +830,25 @@ type ConnectSessionEdge {
 
 "Where a page stands in the whole list (Relay cursor connections)."
 type PageInfo @shareable {
-  "Whether more items follow this page in the list's order."
+  """
+  Whether more items follow this page in the list's order. Also true when the server
+  stopped looking at its work budget (the page may then be short): false only when
+  nothing follows.
+  """
   hasNextPage: Boolean!
-  "Whether items come before this page in the list's order."
+  "Whether items come before this page in the list's order (true also when the server stopped looking at its work budget)."
   hasPreviousPage: Boolean!
-  "The cursor of the first item of the page; null when the page is empty."
+  """
+  The cursor of the first item of the page; null when the page is empty. For a
+  ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + ` page cut short by the server's work budget, the last entry it
+  examined (continue with ` + "`" + `before` + "`" + `).
+  """
   startCursor: String
-  "The cursor of the last item of the page; null when the page is empty."
+  """
+  The cursor of the last item of the page; null when the page is empty. For a
+  ` + "`" + `first` + "`" + `/` + "`" + `after` + "`" + ` page cut short by the server's work budget, the last entry it
+  examined (continue with ` + "`" + `after` + "`" + `).
+  """
   endCursor: String
 }
 
@@ -1154,6 +1189,8 @@ func (ec *executionContext) childFields_ConnectSessionConnection(ctx context.Con
 		return ec.fieldContext_ConnectSessionConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ConnectSessionConnection_totalCount(ctx, field)
+	case "totalCountExact":
+		return ec.fieldContext_ConnectSessionConnection_totalCountExact(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConnectSessionConnection", field.Name)
 }
@@ -2213,6 +2250,29 @@ func (ec *executionContext) _ConnectSessionConnection_totalCount(ctx context.Con
 }
 func (ec *executionContext) fieldContext_ConnectSessionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConnectSessionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConnectSessionConnection_totalCountExact(ctx context.Context, field graphql.CollectedField, obj *model.Page) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionConnection_totalCountExact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCountExact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionConnection_totalCountExact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionConnection", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ConnectSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEdge) (ret graphql.Marshaler) {
@@ -4821,6 +4881,11 @@ func (ec *executionContext) _ConnectSessionConnection(ctx context.Context, sel a
 			}
 		case "totalCount":
 			out.Values[i] = ec._ConnectSessionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCountExact":
+			out.Values[i] = ec._ConnectSessionConnection_totalCountExact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -124,7 +124,7 @@ func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int,
 		Args:      model.PageArgs{First: first, Last: last, After: after, Before: before},
 	}
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		if f.Name == "totalCount" {
+		if f.Name == "totalCount" || f.Name == "totalCountExact" {
 			q.WantCount = true
 		}
 	}

@@ -42,6 +42,7 @@ func run() error {
 	batch := flag.Int("batch", 500, "sessions per pipelined batch")
 	workers := flag.Int("workers", 4, "batches in flight")
 	perOwner := flag.Int("per-owner", 10, "sessions per originOwnerId (and accountId)")
+	alternate := flag.Bool("alternate", false, "instead of the mix, alternate TEST sessions of category ATS and PRODUCTION ones of HRIS, so that {type: TEST, category: HRIS} never matches (the noisy-neighbour bench)")
 	breakdown := flag.Bool("breakdown", false, "instead of loading, report memory by kind of key under -prefix")
 	flag.Parse()
 	if *url == "" {
@@ -60,7 +61,11 @@ func run() error {
 	}
 	store := cache.New(rdb, cache.Options{Prefix: *prefix})
 	start := time.Now()
-	first, last, err := load(ctx, store, *org, *project, *n, *batch, *workers, *perOwner)
+	mix := input
+	if *alternate {
+		mix = alternating
+	}
+	first, last, err := load(ctx, store, mix, *org, *project, *n, *batch, *workers, *perOwner)
 	if err != nil {
 		return err
 	}
@@ -113,9 +118,22 @@ func input(org int, project string, i, perOwner int) *model.CreateConnectSession
 	return in
 }
 
+// alternating is session i of the noisy-neighbour tenant: even ones TEST with category
+// ATS, odd ones PRODUCTION with HRIS, so the type and category indexes are each half
+// the tenant and a filter on TEST and HRIS together matches nothing.
+func alternating(org int, project string, i, perOwner int) *model.CreateConnectSessionInput {
+	in := input(org, project, i, perOwner)
+	in.Type, in.Categories = ptr(model.TypeProduction), []model.Category{model.CategoryHRIS}
+	if i%2 == 0 {
+		in.Type, in.Categories = ptr(model.TypeTest), []model.Category{model.CategoryATS}
+	}
+	return in
+}
+
 func ptr[T any](v T) *T { return &v }
 
-func load(ctx context.Context, store *cache.Store, org int, project string, n, batch, workers, perOwner int) (first, last int, err error) {
+func load(ctx context.Context, store *cache.Store, input func(org int, project string, i, perOwner int) *model.CreateConnectSessionInput,
+	org int, project string, n, batch, workers, perOwner int) (first, last int, err error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	first, last = -1, -1

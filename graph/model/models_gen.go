@@ -101,13 +101,19 @@ type Mutation struct {
 
 // Where a page stands in the whole list (Relay cursor connections).
 type PageInfo struct {
-	// Whether more items follow this page in the list's order.
+	// Whether more items follow this page in the list's order. Also true when the server
+	// stopped looking at its work budget (the page may then be short): false only when
+	// nothing follows.
 	HasNextPage bool `json:"hasNextPage"`
-	// Whether items come before this page in the list's order.
+	// Whether items come before this page in the list's order (true also when the server stopped looking at its work budget).
 	HasPreviousPage bool `json:"hasPreviousPage"`
-	// The cursor of the first item of the page; null when the page is empty.
+	// The cursor of the first item of the page; null when the page is empty. For a
+	// `last`/`before` page cut short by the server's work budget, the last entry it
+	// examined (continue with `before`).
 	StartCursor *string `json:"startCursor,omitempty"`
-	// The cursor of the last item of the page; null when the page is empty.
+	// The cursor of the last item of the page; null when the page is empty. For a
+	// `first`/`after` page cut short by the server's work budget, the last entry it
+	// examined (continue with `after`).
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 

@@ -197,6 +197,9 @@ type Page struct {
 	PageInfo *PageInfo
 	// TotalCount is filled only when the caller asked for it.
 	TotalCount int
+	// TotalCountExact is false when counting combined filters stopped at the store's
+	// work budget: TotalCount is then a lower bound (the matches counted so far).
+	TotalCountExact bool
 }
 
 // ListQuery asks for one page of a tenant's sessions.
