@@ -37,6 +37,7 @@ type config struct {
 	AuthenticateRate   int
 	APIKeyRate         int
 	PageScanLimit      int
+	TenantScans        int
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -78,6 +79,7 @@ var settings = []setting{
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
 	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
+	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one project running at once on an instance; others wait their turn"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
@@ -175,6 +177,7 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
 	// Below 500, a page of 100 with one filter and its count could be cut short.
 	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
+	c.TenantScans = positive("TENANT_SCAN_CONCURRENCY", 1)
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
 	}

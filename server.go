@@ -244,6 +244,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
+		Scans: resolvers.NewScanGate(cfg.TenantScans),
 	}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
 		Logger:               log,

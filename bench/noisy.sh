@@ -11,9 +11,9 @@
 # {type: TEST, category: HRIS} never matches), and BENCH_SESSIONS (1,000) of the usual mix
 # into organization 1, project "bench"; then measures organization 1's point read
 # (bench/point.lua, wrk -t1 -c4) alone for NOISY_DURATION (10s), and again while
-# NOISY_CONNECTIONS (3) connections of organization 2 send bench/noisy.lua (30 aliases of
-# connectSessions(first: 0, filter: {type: TEST, category: HRIS}) { totalCount }) in a
-# loop. It prints p50/p99 of the point read, the attacker's requests/s, and Redis's
+# NOISY_CONNECTIONS (3) connections of organization 2 send bench/noisy.lua (NOISY_ALIASES,
+# default 9, aliases of connectSessions(first: 0, filter: {type: TEST, category: HRIS})
+# { totalCount }) in a loop. It prints p50/p99 of the point read, the attacker's requests/s, and Redis's
 # script time per attacking request (INFO commandstats). Everything is bounded by
 # -d and stopped on exit.
 set -euo pipefail

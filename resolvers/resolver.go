@@ -83,6 +83,8 @@ type Resolver struct {
 	// client address (token guessing); nil or 0 means no limit.
 	Limiter               RateLimiter
 	AuthenticatePerMinute int
+	// Scans, when set, bounds how many expensive pages of one tenant run at once.
+	Scans *ScanGate
 }
 
 // scope is the single point where every operation's tenant is authorized and its

@@ -128,6 +128,13 @@ func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int,
 			q.WantCount = true
 		}
 	}
+	if r.Scans != nil && expensive(q) {
+		release, err := r.Scans.enter(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	return r.Store.List(ctx, t, q)
 }
 
