@@ -20,6 +20,8 @@ type metrics struct {
 	operations  *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	redisErrors *prometheus.CounterVec
+	// socketsClosed counts the WebSockets the budgets closed, by reason (idle, keyless).
+	socketsClosed *prometheus.CounterVec
 }
 
 func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
@@ -38,12 +40,16 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 			Name: "connectsession_redis_errors_total",
 			Help: "Redis commands and pipelines that failed (a missing key is not a failure), by command.",
 		}, []string{"command"}),
+		socketsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connectsession_websockets_closed_total",
+			Help: "WebSockets the service closed: idle (no operation for WS_IDLE_TIMEOUT) or keyless (no valid key after WS_KEYLESS_GRACE).",
+		}, []string{"reason"}),
 	}
 	apqCount := func(pick func(h, m, e int64) int64) func() float64 {
 		return func() float64 { h, mi, e := apq.Stats(); return float64(pick(h, mi, e)) }
 	}
 	m.reg.MustRegister(
-		m.operations, m.duration, m.redisErrors,
+		m.operations, m.duration, m.redisErrors, m.socketsClosed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "connectsession_subscriptions_active", Help: "Open connectSessionEvents subscriptions on this instance.",
@@ -68,6 +74,20 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 func (m *metrics) observe(_ context.Context, operation, code string, took time.Duration) {
 	m.operations.WithLabelValues(operation, code).Inc()
 	m.duration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+func (m *metrics) socketClosed(reason string) { m.socketsClosed.WithLabelValues(reason).Inc() }
+
+// watchStreams publishes the stream gate's figures.
+func (m *metrics) watchStreams(g *streamGate) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_streams_open", Help: "WebSockets and SSE streams open on this instance.",
+		}, func() float64 { return float64(g.open.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_streams_refused_total", Help: "WebSockets and SSE streams refused with 503 because MAX_STREAMS were open.",
+		}, func() float64 { return float64(g.refused.Load()) }),
+	)
 }
 
 func (m *metrics) handler() http.Handler {
