@@ -34,13 +34,6 @@ type config struct {
 	Introspection      bool
 	AuthenticateRate   int
 	APIKeyRate         int
-	// Budgets of one instance: see resolvers.Budgets and streamGate.
-	WSMaxSubscriptions     int
-	APIKeyMaxSubscriptions int
-	APIKeyMaxConcurrent    int
-	MaxStreams             int
-	WSIdleTimeout          time.Duration
-	WSKeylessGrace         time.Duration
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -51,6 +44,14 @@ type config struct {
 	// of its bundles (checked at startup) served at /assets/ instead of the CDN.
 	Playground          bool
 	PlaygroundAssetsDir string
+
+	// Budgets of one instance: see resolvers.Budgets and streamGate.
+	WSMaxSubscriptions     int
+	APIKeyMaxSubscriptions int
+	APIKeyMaxConcurrent    int
+	MaxStreams             int
+	WSIdleTimeout          time.Duration
+	WSKeylessGrace         time.Duration
 }
 
 // setting describes one configuration variable for flags, the environment and the README.

@@ -63,7 +63,9 @@ func (t budgetedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graph
 
 // keepConn is the WebSocket implementation that hands each accepted connection to its
 // socket.
-type keepConn struct{ transport.WebsocketImplementation }
+type keepConn struct {
+	transport.WebsocketImplementation
+}
 
 func (k keepConn) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	conn, err := k.WebsocketImplementation.Accept(w, r, opts)
