@@ -78,7 +78,7 @@ var settings = []setting{
 	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
-	{"MAX_STREAMS", "10000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
 	{"WS_KEYLESS_GRACE", "10s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
