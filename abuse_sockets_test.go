@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,80 +16,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 )
-
-// metric reads one sample of /metrics: name with its labels as Prometheus prints them,
-// such as `connectsession_websockets_closed_total{reason="idle"}`; 0 when absent.
-func (s *testServer) metric(t *testing.T, sample string) float64 {
-	t.Helper()
-	resp, err := http.Get(s.url + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", sample, err)
-			}
-			return f
-		}
-	}
-	return 0
-}
-
-// eventually polls cond until it holds, failing the test with what it last saw after 10s.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after 10s", what, seen)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// metricIs waits until a sample of /metrics reads want.
-func (s *testServer) metricIs(t *testing.T, sample string, want float64) {
-	t.Helper()
-	eventually(t, fmt.Sprintf("%s = %v", sample, want), func() (bool, string) {
-		got := s.metric(t, sample)
-		return got == want, fmt.Sprint(got)
-	})
-}
-
-// activeSubscriptions waits until the instance holds n subscriptions.
-func (s *testServer) activeSubscriptions(t *testing.T, n int) {
-	t.Helper()
-	s.metricIs(t, "connectsession_subscriptions_active", float64(n))
-}
-
-// closed waits for the server to close c and returns the close status and reason.
-func (c *wsClient) closed() (websocket.StatusCode, string) {
-	c.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case _, ok := <-c.msgs:
-			if ok {
-				continue
-			}
-			var ce websocket.CloseError
-			if errors.As(c.readErr, &ce) {
-				return ce.Code, ce.Reason
-			}
-			return websocket.CloseStatus(c.readErr), fmt.Sprint(c.readErr)
-		case <-deadline:
-			c.t.Fatalf("the server did not close the socket within 10s")
-		}
-	}
-}
 
 var eventsVars = map[string]any{"org": 1, "project": "demo"}
 
@@ -131,11 +56,11 @@ func TestAbuseSubscriptionsPerSocket(t *testing.T) {
 		t.Fatalf("%d refusals for %d subscriptions past the cap", len(refused), attack)
 	}
 	s.activeSubscriptions(t, 5)
-	eventually(t, "goroutines back to where they were", func() (bool, string) {
+	pollUntil(t, "goroutines back to where they were", func() (bool, string) {
 		n := runtime.NumGoroutine()
 		return n <= before+20, fmt.Sprintf("%d (before: %d)", n, before)
 	})
-	s.metricIs(t, `connectsession_graphql_operations_total{code="SUBSCRIPTION_LIMIT_EXCEEDED",operation="connectSessionEvents"}`, attack)
+	s.scrapeIs(t, `connectsession_graphql_operations_total{code="SUBSCRIPTION_LIMIT_EXCEEDED",operation="connectSessionEvents"}`, attack)
 
 	// Completing one frees its place.
 	c.stop("0")
@@ -196,19 +121,6 @@ func TestAbuseSubscriptionsPerKey(t *testing.T) {
 	s.activeSubscriptions(t, 4)
 }
 
-// dialRaw opens a WebSocket to /graphql without the init handshake.
-func dialRaw(t *testing.T, s *testServer, protocol string) (*websocket.Conn, *http.Response, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{protocol}})
-	if conn != nil {
-		t.Cleanup(func() { _ = conn.CloseNow() })
-	}
-	return conn, resp, err
-}
-
 // MAX_STREAMS bounds the WebSockets and SSE streams open on an instance: past it the
 // upgrade (or the stream) is refused with 503 before anything starts, and a closed
 // socket frees its place.
@@ -241,18 +153,18 @@ func TestAbuseStreamsPerInstance(t *testing.T) {
 		t.Fatalf("SSE stream past the cap: %v %+v, want 503", err, resp)
 	}
 	resp.Body.Close()
-	eventually(t, "no goroutines left by refused streams", func() (bool, string) {
+	pollUntil(t, "no goroutines left by refused streams", func() (bool, string) {
 		n := runtime.NumGoroutine()
 		return n <= before+20, fmt.Sprintf("%d (before: %d)", n, before)
 	})
-	s.metricIs(t, "connectsession_streams_refused_total", 51)
+	s.scrapeIs(t, "connectsession_streams_refused_total", 51)
 	// Ordinary requests are not streams and pass.
 	if r := s.post(t, "Bearer "+key, `{ __typename }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("a query while the streams are full: %+v", r.Errors)
 	}
 
 	_ = first.conn.Close(websocket.StatusNormalClosure, "")
-	s.metricIs(t, "connectsession_streams_open", 1)
+	s.scrapeIs(t, "connectsession_streams_open", 1)
 	dialWS(t, s, protoTransportWS, nil, bearer)
 }
 
@@ -277,7 +189,7 @@ func TestAbuseKeylessSocket(t *testing.T) {
 	if code, _ := legacy.closed(); code != 4403 {
 		t.Fatalf("keyless graphql-ws socket closed with %d, want 4403", code)
 	}
-	s.metricIs(t, `connectsession_websockets_closed_total{reason="keyless"}`, 3)
+	s.scrapeIs(t, `connectsession_websockets_closed_total{reason="keyless"}`, 3)
 	// The keyed socket, opened first, outlived every grace period and still works.
 	keyed.subscribe("k", eventsSubscription, eventsVars)
 	s.activeSubscriptions(t, 1)
@@ -325,7 +237,7 @@ func TestAbuseIdleSocket(t *testing.T) {
 	if code, _ := busy.closed(); code != websocket.StatusNormalClosure {
 		t.Fatalf("socket idle after its subscription closed with %d, want 1000", code)
 	}
-	s.metricIs(t, `connectsession_websockets_closed_total{reason="idle"}`, 2)
+	s.scrapeIs(t, `connectsession_websockets_closed_total{reason="idle"}`, 2)
 }
 
 // A connection_init naming two different credentials is refused (4400) rather than
