@@ -48,6 +48,14 @@ type config struct {
 	// of its bundles (checked at startup) served at /assets/ instead of the CDN.
 	Playground          bool
 	PlaygroundAssetsDir string
+
+	// Budgets of one instance: see resolvers.Budgets and streamGate.
+	WSMaxSubscriptions     int
+	APIKeyMaxSubscriptions int
+	APIKeyMaxConcurrent    int
+	MaxStreams             int
+	WSIdleTimeout          time.Duration
+	WSKeylessGrace         time.Duration
 }
 
 // setting describes one configuration variable for flags, the environment and the README.
@@ -80,6 +88,12 @@ var settings = []setting{
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
 	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
 	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one project running at once on an instance; others wait their turn"},
+	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
+	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
+	{"WS_KEYLESS_GRACE", "10s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
@@ -178,6 +192,18 @@ func buildConfig(get func(string) string) (*config, error) {
 	// Below 500, a page of 100 with one filter and its count could be cut short.
 	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
 	c.TenantScans = positive("TENANT_SCAN_CONCURRENCY", 1)
+	c.APIKeyMaxConcurrent = positive("API_KEY_MAX_CONCURRENT", 0)
+	c.APIKeyMaxSubscriptions = positive("API_KEY_MAX_SUBSCRIPTIONS", 0)
+	c.WSMaxSubscriptions = positive("WS_MAX_SUBSCRIPTIONS", 0)
+	c.MaxStreams = positive("MAX_STREAMS", 0)
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"WS_IDLE_TIMEOUT", &c.WSIdleTimeout}, {"WS_KEYLESS_GRACE", &c.WSKeylessGrace}} {
+		if *d.to, err = time.ParseDuration(get(d.name)); err != nil || *d.to < 0 {
+			errs = append(errs, fmt.Errorf("%s must be a duration such as 60s, or 0 for never, not %q", d.name, get(d.name)))
+		}
+	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
 	}

@@ -22,6 +22,8 @@ type metrics struct {
 	redisErrors *prometheus.CounterVec
 	scanUnits   prometheus.Counter
 	scanCut     *prometheus.CounterVec
+	// socketsClosed counts the WebSockets the budgets closed, by reason (idle, keyless).
+	socketsClosed *prometheus.CounterVec
 }
 
 func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
@@ -48,12 +50,16 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 			Name: "connectsession_page_scan_cut_total",
 			Help: "connectSessions page calls whose page walk (part=page) or count (part=count) stopped at PAGE_SCAN_LIMIT.",
 		}, []string{"part"}),
+		socketsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connectsession_websockets_closed_total",
+			Help: "WebSockets the service closed: idle (no operation for WS_IDLE_TIMEOUT) or keyless (no valid key after WS_KEYLESS_GRACE).",
+		}, []string{"reason"}),
 	}
 	apqCount := func(pick func(h, m, e int64) int64) func() float64 {
 		return func() float64 { h, mi, e := apq.Stats(); return float64(pick(h, mi, e)) }
 	}
 	m.reg.MustRegister(
-		m.operations, m.duration, m.redisErrors, m.scanUnits, m.scanCut,
+		m.operations, m.duration, m.redisErrors, m.scanUnits, m.scanCut, m.socketsClosed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "connectsession_subscriptions_active", Help: "Open connectSessionEvents subscriptions on this instance.",
@@ -92,6 +98,21 @@ func (m *metrics) pageScan(s cache.PageScan) {
 	if s.CountCut {
 		m.scanCut.WithLabelValues("count").Inc()
 	}
+}
+
+// socketClosed counts a WebSocket the budgets closed.
+func (m *metrics) socketClosed(reason string) { m.socketsClosed.WithLabelValues(reason).Inc() }
+
+// watchStreams publishes the stream gate's figures.
+func (m *metrics) watchStreams(g *streamGate) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_streams_open", Help: "WebSockets and SSE streams open on this instance.",
+		}, func() float64 { return float64(g.open.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_streams_refused_total", Help: "WebSockets and SSE streams refused with 503 because MAX_STREAMS were open.",
+		}, func() float64 { return float64(g.refused.Load()) }),
+	)
 }
 
 func (m *metrics) handler() http.Handler {

@@ -230,6 +230,17 @@ func keyRateLimit(store *cache.Store, authz *auth.Authorizer, perSecond int) fun
 	}
 }
 
+// callerID names the verified key behind a context, for the per-key budgets.
+func callerID(authz *auth.Authorizer) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		key, err := authz.Caller(ctx)
+		if err != nil {
+			return "", err
+		}
+		return key.ID, nil
+	}
+}
+
 // newService wires the application over rdb; tr (nil: off) traces it.
 func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
 	var m *metrics // made below, from the hub; the store reports to it only once serving
@@ -257,9 +268,20 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		QueryCacheBytes:      cfg.QueryCacheBytes,
 		Tracer:               tr.tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
+		Budgets: resolvers.Budgets{
+			SocketSubscriptions: cfg.WSMaxSubscriptions,
+			KeySubscriptions:    cfg.APIKeyMaxSubscriptions,
+			KeyConcurrent:       cfg.APIKeyMaxConcurrent,
+			SocketIdle:          cfg.WSIdleTimeout,
+			KeylessGrace:        cfg.WSKeylessGrace,
+			Caller:              callerID(authz),
+			SocketClosed:        m.socketClosed,
+		},
 	})
+	gate := &streamGate{max: int64(cfg.MaxStreams)}
+	m.watchStreams(gate)
 	page := newPlayground(cfg)
-	h, err := tr.instrument(routes(cfg, gql, store, page, m.handler(), log), rdb)
+	h, err := tr.instrument(routes(cfg, gate.limit(gql), store, page, m.handler(), log), rdb)
 	if err != nil {
 		return nil, err
 	}

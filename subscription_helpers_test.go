@@ -28,6 +28,9 @@ type wsClient struct {
 	conn     *websocket.Conn
 	protocol string
 	msgs     chan wsMessage
+	// readErr is why reading stopped (the close frame's status included); set before
+	// msgs is closed.
+	readErr error
 }
 
 const (
@@ -57,6 +60,7 @@ func dialWS(t *testing.T, s *testServer, protocol string, header http.Header, in
 		for {
 			var m wsMessage
 			if err := wsjson.Read(context.Background(), conn, &m); err != nil {
+				c.readErr = err
 				return
 			}
 			switch m.Type {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 )
 
@@ -59,27 +60,53 @@ func parseAuthorization(h string) *credential {
 	}
 }
 
+// ErrAmbiguousCredential: a WebSocket connection_init payload names two different
+// credentials (say "Authorization" and "authorization", or one at the top level and
+// another inside "headers"). Picking one would depend on map order, so the connection is
+// refused instead.
+var ErrAmbiguousCredential = errors.New("connection_init carries two different Authorization entries")
+
+// ErrCredentialNotString: an Authorization entry of a connection_init payload is neither
+// a string nor null.
+var ErrCredentialNotString = errors.New("connection_init Authorization entries must be strings")
+
 // FromInitPayload returns ctx carrying the credential of a WebSocket connection_init
 // payload: an "Authorization" entry (any case), at the top level or inside "headers".
+// Entries that are null or blank count as absent; several entries must name the same
+// credential ("Bearer K" and "bearer K" do), else the error is ErrAmbiguousCredential.
 // Without one, ctx keeps what the upgrade request's header gave it.
-func FromInitPayload(ctx context.Context, payload map[string]any) context.Context {
-	if v := authorizationEntry(payload); v != "" {
-		return WithAuthorization(ctx, v)
+func FromInitPayload(ctx context.Context, payload map[string]any) (context.Context, error) {
+	var found *credential
+	check := func(m map[string]any) error {
+		for k, v := range m {
+			if !strings.EqualFold(k, "authorization") || v == nil {
+				continue
+			}
+			s, ok := v.(string)
+			if !ok {
+				return ErrCredentialNotString
+			}
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			c := parseAuthorization(s)
+			if found != nil && *found != *c {
+				return ErrAmbiguousCredential
+			}
+			found = c
+		}
+		return nil
+	}
+	if err := check(payload); err != nil {
+		return ctx, err
 	}
 	if headers, ok := payload["headers"].(map[string]any); ok {
-		if v := authorizationEntry(headers); v != "" {
-			return WithAuthorization(ctx, v)
+		if err := check(headers); err != nil {
+			return ctx, err
 		}
 	}
-	return ctx
-}
-
-func authorizationEntry(m map[string]any) string {
-	for k, v := range m {
-		if strings.EqualFold(k, "authorization") {
-			s, _ := v.(string)
-			return s
-		}
+	if found == nil {
+		return ctx, nil
 	}
-	return ""
+	return context.WithValue(ctx, credentialKey{}, found), nil
 }

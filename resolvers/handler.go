@@ -29,8 +29,9 @@ type HandlerOptions struct {
 	QueryCacheSize  int
 	QueryCacheBytes int64
 	// WebSocketInit, when set, derives a WebSocket connection's context from its
-	// connection_init payload (the API key travels there).
-	WebSocketInit func(ctx context.Context, payload map[string]any) context.Context
+	// connection_init payload (the API key travels there). Its error refuses the
+	// connection: the socket is closed with 4400 and the error's text as the reason.
+	WebSocketInit func(ctx context.Context, payload map[string]any) (context.Context, error)
 	// AllowedOrigins are the browser origins (such as https://app.example.com) that may
 	// open WebSockets besides the service's own.
 	AllowedOrigins []string
@@ -53,6 +54,9 @@ type HandlerOptions struct {
 	// refuses the operation and is presented as a resolver's would be (a
 	// *model.RateLimitError as RATE_LIMITED with retryAfter). Refusals reach Observe too.
 	Admit func(ctx context.Context) error
+	// Budgets bound what callers hold at once on this instance (subscriptions per
+	// WebSocket and per key, operations in flight per key, idle and keyless sockets).
+	Budgets Budgets
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -81,7 +85,8 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	present := ErrorPresenter(opts.Logger)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexityRoot()})
 	srv := handler.New(es)
-	srv.AddTransport(&transport.Websocket{
+	budget := newLedger(opts.Budgets)
+	ws := transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: originHosts(opts.AllowedOrigins),
 		}},
@@ -89,11 +94,23 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if opts.WebSocketInit != nil {
-				ctx = opts.WebSocketInit(ctx, p)
+				var err error
+				if ctx, err = opts.WebSocketInit(ctx, p); err != nil {
+					// gqlgen closes with the code and reason the returned context carries.
+					ctx = transport.WithWebsocketCloseCode(ctx, closeBadInit)
+					return transport.AppendCloseReason(ctx, err.Error()), nil, err
+				}
 			}
+			budget.initialized(ctx)
 			return ctx, nil, nil
 		},
-	})
+	}
+	if budget.sockets() {
+		ws.Implementation = keepConn{ws.Implementation}
+		srv.AddTransport(budgetedWebsocket{Websocket: ws, l: budget})
+	} else {
+		srv.AddTransport(&ws)
+	}
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -102,6 +119,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	useLimits(srv, es, r.Auth, opts, present)
 	if opts.Admit != nil {
 		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
+	}
+	if budget.operations() {
+		// Added after admit, so it runs first: a refusal here costs no rate-limit token.
+		srv.AroundOperations(budget.around(present, opts.Observe))
 	}
 	if opts.Observe != nil {
 		srv.AroundResponses(observe(opts.Observe))
@@ -192,20 +213,26 @@ func traceOperations(tracer trace.Tracer) graphql.ResponseMiddleware {
 func admit(fn func(context.Context) error, present graphql.ErrorPresenterFunc,
 	report func(ctx context.Context, operation, code string, took time.Duration)) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		err := fn(ctx)
-		if err == nil {
-			return next(ctx)
+		if err := fn(ctx); err != nil {
+			return refuse(ctx, err, present, report)
 		}
-		gqlErr := present(ctx, err)
-		if report != nil && graphql.HasOperationContext(ctx) {
-			opCtx := graphql.GetOperationContext(ctx)
-			if opCtx.Operation != nil {
-				code, _ := gqlErr.Extensions["code"].(string)
-				report(ctx, rootFields(opCtx.Operation), code, time.Since(opCtx.Stats.OperationStart))
-			}
-		}
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{gqlErr}})
+		return next(ctx)
 	}
+}
+
+// refuse answers an operation with err alone, as the presenter shows it, and reports the
+// refusal to report (when set) under its code.
+func refuse(ctx context.Context, err error, present graphql.ErrorPresenterFunc,
+	report func(ctx context.Context, operation, code string, took time.Duration)) graphql.ResponseHandler {
+	gqlErr := present(ctx, err)
+	if report != nil && graphql.HasOperationContext(ctx) {
+		opCtx := graphql.GetOperationContext(ctx)
+		if opCtx.Operation != nil {
+			code, _ := gqlErr.Extensions["code"].(string)
+			report(ctx, rootFields(opCtx.Operation), code, time.Since(opCtx.Stats.OperationStart))
+		}
+	}
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{gqlErr}})
 }
 
 // observe reports each query and mutation to fn once its response is ready.
