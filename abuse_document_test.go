@@ -102,12 +102,14 @@ func fragmentTree(depth int) string {
 func TestAbuseKeylessAllowance(t *testing.T) {
 	s := startServer(t, nil)
 	for name, q := range map[string]string{
-		"a page":               `{ connectSessions(organizationId: 1, projectId: "demo") { totalCount } }`,
-		"introspection":        `{ __schema { queryType { name } } }`,
-		"__type":               `{ __type(name: "ConnectSession") { name } }`,
-		"federation sdl":       `{ _service { sdl } }`,
-		"a create":             `mutation { createConnectSession(input: {organizationId: 1, projectId: "demo", originOwnerId: "o", originOwnerName: "O"}) { token } }`,
-		"one allowed, one not": `mutation { authenticateConnectSession(token: "cst_1_x") { id } deleteConnectSession(organizationId: 1, projectId: "demo", id: 1) { deleted } }`,
+		"a page":                            `{ connectSessions(organizationId: 1, projectId: "demo") { totalCount } }`,
+		"introspection":                     `{ __schema { queryType { name } } }`,
+		"__type":                            `{ __type(name: "ConnectSession") { name } }`,
+		"federation sdl":                    `{ _service { sdl } }`,
+		"introspection through a fragment":  `{ ...Q } fragment Q on Query { __schema { queryType { name } } }`,
+		"a page through an inline fragment": `{ ... on Query { connectSessions(organizationId: 1, projectId: "demo") { totalCount } } }`,
+		"a create":                          `mutation { createConnectSession(input: {organizationId: 1, projectId: "demo", originOwnerId: "o", originOwnerName: "O"}) { token } }`,
+		"one allowed, one not":              `mutation { authenticateConnectSession(token: "cst_1_x") { id } deleteConnectSession(organizationId: 1, projectId: "demo", id: 1) { deleted } }`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := s.post(t, "", q, nil)

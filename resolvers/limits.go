@@ -204,11 +204,7 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		w := shapeWalker{doc: opCtx.Doc, lists: o.lists}
 		facts.depth, facts.introspection = w.walk(op.SelectionSet, false, 0, nil)
 		facts.aliases, facts.introspects, facts.static = w.aliases, w.introspects, !w.variablePrice
-		for _, sel := range op.SelectionSet {
-			if f, ok := sel.(*ast.Field); ok && !slices.Contains(facts.rootFields, f.Name) {
-				facts.rootFields = append(facts.rootFields, f.Name)
-			}
-		}
+		facts.rootFields = collectRootFields(opCtx.Doc, op.SelectionSet, nil, nil)
 		if facts.static {
 			facts.complexity = o.price(ctx, op, opCtx.Variables, &facts)
 		}
@@ -252,6 +248,30 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 	}
 	o.register(ctx, opCtx)
 	return nil
+}
+
+// collectRootFields adds to names the fields that set selects at its own level, through
+// inline fragments and fragment spreads (seen guards against cycles).
+func collectRootFields(doc *ast.QueryDocument, set ast.SelectionSet, names []string, seen map[string]bool) []string {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if !slices.Contains(names, s.Name) {
+				names = append(names, s.Name)
+			}
+		case *ast.InlineFragment:
+			names = collectRootFields(doc, s.SelectionSet, names, seen)
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil && !seen[s.Name] {
+				if seen == nil {
+					seen = map[string]bool{}
+				}
+				seen[s.Name] = true
+				names = collectRootFields(doc, f.SelectionSet, names, seen)
+			}
+		}
+	}
+	return names
 }
 
 // price is the operation's complexity, or -1 when it asks for more than
