@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -108,7 +109,7 @@ func isScript(cmd redis.Cmder) bool { return cmd.Name() == "evalsha" || cmd.Name
 
 // abandonService is the service over miniredis (or the real Redis at REDIS_URL) with the
 // hook on its Redis client, logging JSON into logs, served on a loopback port.
-func abandonService(t *testing.T, hook redis.Hook, logs io.Writer, timeout time.Duration) (url, key string, svc *service) {
+func abandonService(t *testing.T, hook redis.Hook, logs io.Writer, tweak func(*config)) (url, key string, svc *service) {
 	t.Helper()
 	rdb := redistest.FromEnv(t)
 	prefix := "t"
@@ -123,7 +124,10 @@ func abandonService(t *testing.T, hook redis.Hook, logs io.Writer, timeout time.
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.RequestTimeout = timeout
+	cfg.RequestTimeout = time.Minute // far off: what ends a request here is its client
+	if tweak != nil {
+		tweak(cfg)
+	}
 	svc, err = newService(cfg, rdb, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +181,7 @@ func TestAbuseAbandonedRequest(t *testing.T) {
 		abandon(t, "mutation { "+strings.Join(aliases, " ")+" }", 0)
 	})
 	t.Run("sse", abandonSSE)
+	t.Run("reader gone quiet", abandonReading)
 }
 
 // abandon posts query, drops the connection once the server is held inside a store
@@ -187,7 +192,7 @@ func abandon(t *testing.T, query string, maxLate int) {
 	const id = "abandoned-request"
 	hook := newStallHook(id, isScript)
 	logs := &lockedBuffer{}
-	url, key, _ := abandonService(t, hook, logs, time.Minute)
+	url, key, _ := abandonService(t, hook, logs, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -249,11 +254,48 @@ func abandon(t *testing.T, query string, maxLate int) {
 	}
 }
 
+// abandonReading asks for a large answer (10 pages of 100 sessions with 8 KB of metadata:
+// about 8 MB, more than the socket buffers hold) and never reads it: the write deadline
+// must free the handler, and the answer it holds, instead of leaving it blocked for as
+// long as the connection stays up.
+func abandonReading(t *testing.T) {
+	const id = "quiet-reader"
+	logs := &lockedBuffer{}
+	url, key, svc := abandonService(t, newStallHook("none", isScript), logs, func(c *config) {
+		c.ResponseWriteTimeout = 100 * time.Millisecond
+	})
+	meta := model.JSON(`{"pad":"` + strings.Repeat("x", 8000) + `"}`)
+	for i := range 100 {
+		if _, _, err := svc.store.Create(context.Background(), &model.CreateConnectSessionInput{OrganizationID: 1, ProjectID: "demo",
+			OriginOwnerID: fmt.Sprint("o", i), OriginOwnerName: "O", Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var aliases []string
+	for i := range 10 {
+		aliases = append(aliases, fmt.Sprintf(`p%d: connectSessions(organizationId: 1, projectId: "demo", first: 100) { nodes { metadata } }`, i))
+	}
+	body, _ := json.Marshal(map[string]any{"query": "{ " + strings.Join(aliases, " ") + " }"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096) // and never read
+	if _, err := fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"+
+		"Authorization: %s\r\nX-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s", key, id, len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the handler of an answer nobody reads giving up", func() bool {
+		return strings.Contains(logs.String(), `"id":"`+id+`"`)
+	})
+}
+
 // abandonSSE opens a subscription over SSE, drops the connection, and checks that the
 // hub lets the subscription go.
 func abandonSSE(t *testing.T) {
 	hook := newStallHook("none", func(redis.Cmder) bool { return false })
-	url, key, svc := abandonService(t, hook, io.Discard, time.Minute)
+	url, key, svc := abandonService(t, hook, io.Discard, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	body, _ := json.Marshal(map[string]any{"query": eventsSubscription, "variables": map[string]any{"org": 1, "project": "demo"}})

@@ -20,10 +20,11 @@ type pinger interface {
 // nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
 //
 // /graphql passes the CSRF rule, then the body limit, which also sets the request's
-// deadline, client address and credential. Every request is logged with an id.
+// deadline, client address and credential, then the answer's write deadline. Every
+// request is logged with an id.
 func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, gql)))
+	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, answerDeadline(cfg.ResponseWriteTimeout, gql))))
 	mux.Handle("GET /metrics", metrics)
 	if page != nil {
 		mux.Handle("GET /{$}", page)
@@ -36,7 +37,7 @@ func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, 
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /readyz", readyz(store))
-	var h http.Handler = mux
+	var h http.Handler = clearWriteDeadline(mux)
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.CORSAllowedOrigins,
