@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"regexp"
 	"strings"
 	"sync"
@@ -344,4 +345,44 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// The write deadline one answer sets must not cut the next request on the same
+// keep-alive connection, whichever route it takes (net/http clears it once an answer is
+// finished; this guards that the service relies on it rightly).
+func TestAnswerDeadlineDoesNotOutliveItsRequest(t *testing.T) {
+	url, key, _ := abandonService(t, newStallHook("none", isScript), io.Discard, func(c *config) {
+		c.ResponseWriteTimeout = time.Millisecond
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	t.Cleanup(client.CloseIdleConnections)
+	reused := 0
+	get := func(req *http.Request) {
+		t.Helper()
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			if i.Reused {
+				reused++
+			}
+		}}
+		resp, err := client.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.ReadAll(resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: status %d, %v", req.Method, req.URL.Path, resp.StatusCode, err)
+		}
+	}
+	body := `{"query":"{ connectSessions(organizationId: 1, projectId: \"demo\") { totalCount } }"}`
+	req, _ := http.NewRequest(http.MethodPost, url+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", key)
+	get(req)
+	armed := time.Now()
+	waitFor(t, "the first answer's deadline passing", func() bool { return time.Since(armed) > 5*time.Millisecond })
+	health, _ := http.NewRequest(http.MethodGet, url+"/healthz", nil)
+	get(health)
+	if reused != 1 {
+		t.Fatalf("the second request reused %d connections, want 1 (the same keep-alive connection)", reused)
+	}
 }

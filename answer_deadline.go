@@ -10,7 +10,9 @@ import (
 // deadline to d from then. A client that stops reading would otherwise hold the handler,
 // and the whole answer in memory, for as long as its connection stays up; past d the
 // write fails and the connection is closed. Streams (SSE, WebSocket) are exempt: they
-// write for as long as they are open. d <= 0 turns it off.
+// write for as long as they are open. net/http clears the deadline once the answer is
+// finished, so it never reaches the next request on a keep-alive connection. d <= 0
+// turns it off.
 func answerDeadline(d time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
@@ -49,16 +51,6 @@ func (w *deadlineWriter) Write(b []byte) (int, error) {
 }
 
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// clearWriteDeadline removes the write deadline an earlier answer left on a keep-alive
-// connection (net/http only resets it when the server has a WriteTimeout, which would
-// cut streams), so it cannot cut this request's answer or stream.
-func clearWriteDeadline(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setWriteDeadline(w, time.Time{})
-		next.ServeHTTP(w, r)
-	})
-}
 
 // setWriteDeadline sets the connection's write deadline through w's wrappers, as
 // http.ResponseController does but without allocating one per request; writers that

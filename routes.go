@@ -37,7 +37,7 @@ func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, 
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /readyz", readyz(store))
-	var h http.Handler = clearWriteDeadline(mux)
+	var h http.Handler = mux
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.CORSAllowedOrigins,
