@@ -56,6 +56,10 @@ type config struct {
 	MaxStreams             int
 	WSIdleTimeout          time.Duration
 	WSKeylessGrace         time.Duration
+
+	// ResponseWriteTimeout is how long a client may take to receive a query's or
+	// mutation's answer once it is ready (0: no limit).
+	ResponseWriteTimeout time.Duration
 }
 
 // setting describes one configuration variable for flags, the environment and the README.
@@ -73,6 +77,7 @@ var settings = []setting{
 	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
+	{"RESPONSE_WRITE_TIMEOUT", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
 	{"COMPLEXITY_LIMIT", itoa(resolvers.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
 	{"DEPTH_LIMIT", itoa(resolvers.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
 	{"ALIAS_LIMIT", itoa(resolvers.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
@@ -206,6 +211,9 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT")); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("REQUEST_TIMEOUT must be a positive duration such as 10s, not %q", get("REQUEST_TIMEOUT")))
+	}
+	if c.ResponseWriteTimeout, err = time.ParseDuration(get("RESPONSE_WRITE_TIMEOUT")); err != nil || c.ResponseWriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("RESPONSE_WRITE_TIMEOUT must be a duration such as 30s (0 = no limit), not %q", get("RESPONSE_WRITE_TIMEOUT")))
 	}
 	if c.Introspection, err = strconv.ParseBool(get("INTROSPECTION")); err != nil {
 		errs = append(errs, fmt.Errorf("INTROSPECTION must be true or false, not %q", get("INTROSPECTION")))

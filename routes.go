@@ -20,10 +20,11 @@ type pinger interface {
 // nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
 //
 // /graphql passes the CSRF rule, then the body limit, which also sets the request's
-// deadline, client address and credential. Every request is logged with an id.
+// deadline, client address and credential, then the answer's write deadline. Every
+// request is logged with an id.
 func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, gql)))
+	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, answerDeadline(cfg.ResponseWriteTimeout, gql))))
 	mux.Handle("GET /metrics", metrics)
 	if page != nil {
 		mux.Handle("GET /{$}", page)

@@ -38,12 +38,13 @@ func TestRetentionWorksOffBacklogAndLeavesNothing(t *testing.T) {
 		if _, _, err := b.store.CreateBatch(ctx, ins); err != nil {
 			t.Fatal(err)
 		}
-		b.clock.Advance(2 * time.Hour)
-		// The long-lived session stays: its expiry moves past the sweep.
+		// The long-lived session stays: its expiry moves past the sweep (while it is still
+		// live: an expired session's expiry cannot move).
 		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: keep.ID,
 			ExpiresIn: graphql.OmittableOf(ptr(model.MaxExpiresIn))}); err != nil {
 			t.Fatal(err)
 		}
+		b.clock.Advance(2 * time.Hour)
 
 		n, err := b.store.sweepDue(ctx, 20, time.Minute) // batches of 20: several rounds
 		if err != nil || n != len(ins) {

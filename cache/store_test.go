@@ -252,9 +252,9 @@ func TestRevoke(t *testing.T) {
 		if _, err := b.store.Revoke(ctx, model.Tenant{OrganizationID: 1, ProjectID: "other"}, created.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("revoke from another project: got %v, want ErrNotFound", err)
 		}
-		// An update cannot revive a revoked token.
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID, ExpiresIn: graphql.OmittableOf(ptr(3600))}); err != nil {
-			t.Fatal(err)
+		// An update cannot revive a revoked token: a new expiry is refused.
+		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID, ExpiresIn: graphql.OmittableOf(ptr(3600))}); !errors.Is(err, model.ErrInvalid) {
+			t.Fatalf("update expiry of a revoked session: got %v, want ErrInvalid", err)
 		}
 		if _, err := b.store.Authenticate(ctx, token); !errors.Is(err, model.ErrUnauthenticated) {
 			t.Errorf("revoked token after update: got %v, want ErrUnauthenticated", err)

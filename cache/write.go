@@ -308,10 +308,17 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectS
 }
 
 // Update applies a validated update input. It returns model.ErrNotFound for an unknown
-// session.
+// session, and an *InputError for input.expiresIn when the session's token is already
+// dead (expired or revoked): a dead token stays dead (see deadTokenError).
 func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
 	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
 	_, next, err := s.modify(ctx, t, in.ID, eventUpdated, func(r *record, now time.Time) (*record, error) {
+		// r is the record the write script will compare-and-set against, so this check
+		// holds for the record actually replaced: a revoke or an expiry that lands
+		// first makes the script refuse the write and the retry see the dead token.
+		if v, ok := in.ExpiresIn.ValueOK(); ok && v != nil && !r.tokenUsable(now) {
+			return nil, deadTokenError(r, now)
+		}
 		if v, ok := in.OriginOwnerName.ValueOK(); ok && v != nil {
 			r.OwnerName = *v
 		}
@@ -342,18 +349,41 @@ func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput)
 		r.Updated = millis(now)
 		return r, nil
 	}, func(cur, next *record) error {
-		if next.Expires == cur.Expires || next.Revoked != 0 {
+		if next.Expires == cur.Expires {
 			return nil
 		}
 		// The token pointer's lifetime moves first: if the record write then fails, the
-		// pointer outlives the record's expiry, which authentication checks anyway.
+		// pointer outlives the record's expiry, which authentication checks anyway. It
+		// only ever moves (SET XX), never comes back: a pointer that is gone (revoked
+		// meanwhile, or expired by Redis's clock) means the token is dead for good.
 		ttl := time.Duration(next.Expires-millis(s.now())) * time.Millisecond
-		return storeErr("token expiry", s.rdb.Set(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Err())
+		moved, err := s.rdb.SetXX(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Result()
+		if err != nil {
+			return storeErr("token expiry", err)
+		}
+		if !moved {
+			return deadTokenError(cur, s.now())
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return next.session(t, s.now()), nil
+}
+
+// deadTokenError refuses a new expiry for a session whose token can no longer be used:
+// moving the expiry would make a token that was already refused work again, so the
+// caller must create a new session instead.
+func deadTokenError(r *record, now time.Time) error {
+	why := "its token is no longer valid"
+	switch {
+	case r.Revoked != 0:
+		why = "the session was revoked"
+	case now.UnixMilli() >= r.Expires:
+		why = "the session has expired"
+	}
+	return model.Invalid("input.expiresIn", "cannot be set: "+why+" and a dead token is never revived; create a new session")
 }
 
 // Revoke ends a session's token at once and keeps the record. It returns

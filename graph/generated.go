@@ -955,7 +955,12 @@ input UpdateConnectSessionInput {
   label: String
   "New metadata (replaces the old object); null clears it."
   metadata: JSON
-  "Moves the expiry to now plus this many seconds (60 to 2592000)."
+  """
+  Moves the expiry to now plus this many seconds (60 to 2592000). Only for a session whose
+  token still works: on an EXPIRED or REVOKED session it fails with ` + "`" + `BAD_USER_INPUT` + "`" + `
+  (` + "`" + `extensions.field` + "`" + ` "input.expiresIn") and nothing is written, because a dead token is
+  never revived; create a new session instead.
+  """
   expiresIn: Int
 }
 
@@ -987,7 +992,11 @@ type Mutation {
     token: String!
   ): ConnectSession!
 
-  "Changes the fields given in the input and sets ` + "`" + `updatedAt` + "`" + `. Fails with ` + "`" + `NOT_FOUND` + "`" + ` for an unknown session."
+  """
+  Changes the fields given in the input and sets ` + "`" + `updatedAt` + "`" + `. Fails with ` + "`" + `NOT_FOUND` + "`" + ` for an
+  unknown session. An expired or revoked session's fields may still change, but not its
+  expiry: its token stays dead (` + "`" + `expiresIn` + "`" + ` is then refused with ` + "`" + `BAD_USER_INPUT` + "`" + `).
+  """
   updateConnectSession(
     "The session and the changes."
     input: UpdateConnectSessionInput!

@@ -69,7 +69,7 @@ func TestPageCDN(t *testing.T) {
 	if c.Endpoint != "/graphql" || c.Headers != "" || c.Query != "" || c.Assets != CDN {
 		t.Errorf("config: got %+v", c)
 	}
-	for _, want := range []string{"GraphiQL.createFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href })",
+	for _, want := range []string{"{ url: url.href, subscriptionUrl: subscriptionUrl.href }", "GraphiQL.createFetcher(fetcherOptions)",
 		`"wss:" : "ws:"`, "GraphiQLPluginExplorer.explorerPlugin()", "<title>GraphiQL</title>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)

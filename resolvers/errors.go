@@ -52,6 +52,13 @@ var errorKinds = []struct {
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if clientGone(ctx, err) {
+			// Nobody will read this; it is not an outage, so it is neither logged nor
+			// counted as UNAVAILABLE.
+			gqlErr.Message = "the request was canceled: the client closed the connection"
+			setCode(gqlErr, CodeCanceled)
+			return gqlErr
+		}
 		var inputErr *model.InputError
 		if errors.As(err, &inputErr) {
 			field := inputErr.Field

@@ -130,6 +130,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	if opts.Tracer != nil {
 		srv.AroundResponses(traceOperations(opts.Tracer))
 	}
+	srv.AroundRootFields(skipEndedRootFields)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(opts.Logger))
 	return srv

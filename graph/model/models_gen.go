@@ -146,7 +146,10 @@ type UpdateConnectSessionInput struct {
 	Label graphql.Omittable[*string] `json:"label,omitempty"`
 	// New metadata (replaces the old object); null clears it.
 	Metadata graphql.Omittable[JSON] `json:"metadata,omitempty"`
-	// Moves the expiry to now plus this many seconds (60 to 2592000).
+	// Moves the expiry to now plus this many seconds (60 to 2592000). Only for a session whose
+	// token still works: on an EXPIRED or REVOKED session it fails with `BAD_USER_INPUT`
+	// (`extensions.field` "input.expiresIn") and nothing is written, because a dead token is
+	// never revived; create a new session instead.
 	ExpiresIn graphql.Omittable[*int] `json:"expiresIn,omitempty"`
 }
 
