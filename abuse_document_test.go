@@ -285,3 +285,66 @@ func TestAbuseEntities(t *testing.T) {
 		t.Errorf("1,000 representations of one session: got %d entities", len(out.Entities))
 	}
 }
+
+// A document within the size limits written to fail validation many times over: a
+// fragment validated once per operation that spreads it, conflicting fields compared in
+// pairs. The answer must stay small, and the work with it.
+func TestAbuseValidationErrors(t *testing.T) {
+	s := startServer(t, nil)
+	key := "Bearer " + s.devKey(t)
+	// Seen: 1,979 bytes without a key answered 2.58 MB (19,035 errors); 7.4 KB with a
+	// read key 66.8 MB (491,470 errors).
+	spread := func(ops, vars int, directive bool) string {
+		var b strings.Builder
+		for range ops {
+			b.WriteString("{...F} ")
+		}
+		b.WriteString("fragment F on Query { __typename")
+		if directive {
+			b.WriteString(strings.Repeat(" @x", vars))
+		} else {
+			b.WriteString("(a: [")
+			for i := range vars {
+				fmt.Fprintf(&b, " $v%d", i)
+			}
+			b.WriteString("])")
+		}
+		b.WriteString(" }")
+		return b.String()
+	}
+	// Conflicting fields in one operation: one alias for 20 different pages, each with
+	// two nodes blocks in which one response name means two fields.
+	var conflict strings.Builder
+	conflict.WriteString("{")
+	for i := range 20 {
+		fmt.Fprintf(&conflict, ` c: connectSessions(organizationId: 1, projectId: "p%d") { nodes { id: projectId id } nodes { id: label id } }`, i)
+	}
+	conflict.WriteString(" }")
+	cases := []struct{ name, auth, query string }{
+		{"one fragment, many operations, no key", "", spread(45, 420, false)},
+		{"one fragment, many operations", key, spread(490, 1000, false)},
+		{"unknown directives", key, spread(300, 1000, true)},
+		{"one operation, many undefined variables", key, spread(1, 300, false)},
+		{"conflicting fields", key, conflict.String()},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r *gqlResponse
+			alloc := allocated(func() { r = s.post(t, c.auth, c.query, nil) })
+			size := 0
+			for _, e := range r.Errors {
+				b, _ := json.Marshal(e)
+				size += len(b)
+			}
+			if code := r.code(); code != "DOCUMENT_LIMIT_EXCEEDED" && code != "GRAPHQL_VALIDATION_FAILED" {
+				t.Fatalf("got %+v, want a refusal", r.Errors[:min(len(r.Errors), 3)])
+			}
+			if len(r.Errors) > 100 || size > 64<<10 {
+				t.Errorf("%d errors, %d bytes: want at most 100 errors and 64 KiB", len(r.Errors), size)
+			}
+			if limit := uint64(40*len(c.query) + 8<<20); alloc > limit {
+				t.Errorf("refusing a %d-byte document allocated %d bytes, want at most %d", len(c.query), alloc, limit)
+			}
+		})
+	}
+}

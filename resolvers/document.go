@@ -10,6 +10,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"connectsession/graph/model"
 )
@@ -134,9 +136,10 @@ func countTokens(query string, limit int) int {
 
 // docMeasure is what measure finds in a document.
 type docMeasure struct {
-	// fields counts every field selection with fragment spreads expanded (saturating
-	// past the limit), over all operations and fragment definitions: validation
-	// visits all of them.
+	// fields counts every field selection, argument, directive and value node with
+	// fragment spreads expanded (saturating past the limit), over all operations and
+	// fragment definitions: validation visits all of them, a fragment once for each
+	// operation that spreads it, and may report an error for each.
 	fields int
 	// repeated is the most times one response name (alias or name) occurs in one
 	// selection set, fragments merged in, and repeatedName that name.
@@ -152,7 +155,10 @@ func measure(doc *ast.QueryDocument, fieldLimit int) docMeasure {
 	var m docMeasure
 	add := func(n int) { m.fields = min(m.fields+n, fieldLimit+1) }
 	for _, op := range doc.Operations {
-		add(w.set(op.SelectionSet))
+		add(1 + directiveNodes(op.Directives) + w.set(op.SelectionSet))
+		for _, v := range op.VariableDefinitions {
+			add(1 + valueNodes(v.DefaultValue) + directiveNodes(v.Directives))
+		}
 	}
 	for _, f := range doc.Fragments {
 		fm := w.fragment(f.Name)
@@ -209,15 +215,15 @@ func (w *measurer) collect(set ast.SelectionSet, names map[string]int) int {
 				name = s.Name
 			}
 			names[name]++
-			n = min(n+1+w.set(s.SelectionSet), w.limit+1)
+			n = min(n+1+argumentNodes(s.Arguments)+directiveNodes(s.Directives)+w.set(s.SelectionSet), w.limit+1)
 		case *ast.InlineFragment:
-			n = min(n+w.collect(s.SelectionSet, names), w.limit+1)
+			n = min(n+directiveNodes(s.Directives)+w.collect(s.SelectionSet, names), w.limit+1)
 		case *ast.FragmentSpread:
 			f := w.fragment(s.Name)
 			for name, c := range f.names {
 				names[name] += c
 			}
-			n = min(n+f.fields, w.limit+1)
+			n = min(n+directiveNodes(s.Directives)+f.fields, w.limit+1)
 		}
 	}
 	return n
@@ -241,4 +247,59 @@ func (w *measurer) fragment(name string) *fragMeasure {
 	}
 	f.done = true
 	return f
+}
+
+// argumentNodes counts arguments and the nodes of their values.
+func argumentNodes(args ast.ArgumentList) int {
+	n := 0
+	for _, a := range args {
+		n += 1 + valueNodes(a.Value)
+	}
+	return n
+}
+
+// directiveNodes counts directives and their arguments.
+func directiveNodes(ds ast.DirectiveList) int {
+	n := 0
+	for _, d := range ds {
+		n += 1 + argumentNodes(d.Arguments)
+	}
+	return n
+}
+
+// valueNodes counts the nodes of a value: 1 for a scalar or variable, more for lists
+// and objects.
+func valueNodes(v *ast.Value) int {
+	if v == nil {
+		return 0
+	}
+	n := 1
+	for _, c := range v.Children {
+		n += valueNodes(c.Value)
+	}
+	return n
+}
+
+// MaxValidationErrors is how many validation errors one document is answered with: the
+// rest are dropped, so that an answer stays small even for a document written to fail
+// every rule many times.
+const MaxValidationErrors = 100
+
+// cappedRules returns gqlparser's default rules, each reporting into one shared count that
+// stops at MaxValidationErrors. gqlgen asks for a fresh set for every document it
+// validates.
+func cappedRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	reported := 0
+	for name, fn := range r.GetInner() {
+		r.ReplaceRule(name, func(observers *core.Events, addError core.AddErrFunc) {
+			fn(observers, func(options ...core.ErrorOption) {
+				if reported < MaxValidationErrors {
+					reported++
+					addError(options...)
+				}
+			})
+		})
+	}
+	return r
 }

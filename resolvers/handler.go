@@ -142,6 +142,7 @@ func useLimits(srv *handler.Server, es graphql.ExecutableSchema, auth Authorizer
 	docs := newDocumentCache(opts.QueryCacheSize, opts.QueryCacheBytes)
 	srv.SetQueryCache(docs)
 	srv.SetParserTokenLimit(opts.Limits.Tokens)
+	srv.SetValidationRulesFn(cappedRules)
 	// Extensions run in the order they are added: the persisted-query lookup fills in
 	// the query that documentLimits then measures.
 	if opts.PersistedQueries != nil {
