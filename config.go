@@ -83,7 +83,7 @@ var settings = []setting{
 	{"ALIAS_LIMIT", itoa(resolvers.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
 	{"DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
 	{"TOKEN_LIMIT", itoa(resolvers.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
-	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most field selections a document may hold, fragments expanded, checked before validation"},
+	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
 	{"REPEATED_FIELD_LIMIT", itoa(resolvers.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
 	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
 	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most field selections in a document from a caller without a valid API key"},
