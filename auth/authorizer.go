@@ -86,11 +86,11 @@ func (a *Authorizer) Caller(ctx context.Context) (*model.APIKey, error) {
 	if cred.malformed {
 		return nil, errBadKey
 	}
-	return a.verify(ctx, cred.key)
+	return a.verify(ctx, cred)
 }
 
-func (a *Authorizer) verify(ctx context.Context, raw string) (*model.APIKey, error) {
-	id, ok := ParseKey(raw)
+func (a *Authorizer) verify(ctx context.Context, cred *credential) (*model.APIKey, error) {
+	id, hash, ok := cred.parsed()
 	if !ok {
 		return nil, errBadKey
 	}
@@ -114,7 +114,7 @@ func (a *Authorizer) verify(ctx context.Context, raw string) (*model.APIKey, err
 		a.cache[id] = c
 		a.mu.Unlock()
 	}
-	if subtle.ConstantTimeCompare([]byte(c.key.Hash), []byte(HashKey(raw))) != 1 || c.key.RevokedAt != nil {
+	if subtle.ConstantTimeCompare([]byte(c.key.Hash), []byte(hash)) != 1 || c.key.RevokedAt != nil {
 		return nil, errBadKey
 	}
 	return c.key, nil

@@ -5,12 +5,31 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 )
 
 // credential is what a request presented: a key, or a header that could not be read.
+// Every operation checks it (the document allowance, the per-key budgets, the scope),
+// and a WebSocket's credential serves all its operations, so what depends only on the
+// key itself (its id, its hash) is worked out once.
 type credential struct {
 	key       string
 	malformed bool
+
+	once   sync.Once
+	id     string
+	wellOK bool
+	hash   string
+}
+
+// parsed returns the key's id and hash, and whether it is well formed.
+func (c *credential) parsed() (id, hash string, ok bool) {
+	c.once.Do(func() {
+		if c.id, c.wellOK = ParseKey(c.key); c.wellOK {
+			c.hash = HashKey(c.key)
+		}
+	})
+	return c.id, c.hash, c.wellOK
 }
 
 type credentialKey struct{}

@@ -46,22 +46,10 @@ var _ interface {
 func (*documentLimits) ExtensionName() string                   { return "DocumentLimits" }
 func (*documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
-// keyed reports whether documentLimits found a valid API key behind the operation.
-func keyed(ctx context.Context) bool {
-	if !graphql.HasOperationContext(ctx) {
-		return false
-	}
-	v, _ := graphql.GetOperationContext(ctx).Stats.GetExtension("keyed").(bool)
-	return v
-}
-
 func (d *documentLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	hasKey, err := d.callerHasKey(ctx)
+	hasKey, err := callerHasKey(ctx, d.auth)
 	if err != nil {
 		return d.present(ctx, err)
-	}
-	if graphql.HasOperationContext(ctx) {
-		graphql.GetOperationContext(ctx).Stats.SetExtension("keyed", hasKey)
 	}
 	maxBytes, maxFields, who := d.DocumentBytes, d.Fields, ""
 	if !hasKey {
@@ -99,8 +87,8 @@ func (d *documentLimits) MutateOperationParameters(ctx context.Context, p *graph
 // callerHasKey reports whether the caller presents a valid API key; an unavailable key
 // store is an error, not a missing key, so that a keyed caller is not told its document
 // is too large for a keyless one while Redis is away.
-func (d *documentLimits) callerHasKey(ctx context.Context) (bool, error) {
-	err := d.auth.Authenticate(ctx)
+func callerHasKey(ctx context.Context, auth Authorizer) (bool, error) {
+	err := auth.Authenticate(ctx)
 	switch {
 	case err == nil:
 		return true, nil

@@ -210,7 +210,11 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		}
 		o.docs.setFacts(opCtx.RawQuery, op, facts)
 	}
-	if !keyed(ctx) {
+	hasKey, err := callerHasKey(ctx, o.auth)
+	if err != nil {
+		return o.present(ctx, err)
+	}
+	if !hasKey {
 		for _, f := range facts.rootFields {
 			if !slices.Contains(keylessRoots, f) {
 				return o.present(ctx, o.auth.Authenticate(ctx))
@@ -246,7 +250,9 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
-	o.register(ctx, opCtx)
+	if hasKey {
+		o.register(ctx, opCtx)
+	}
 	return nil
 }
 
@@ -286,9 +292,9 @@ func (o *operationLimits) price(ctx context.Context, op *ast.OperationDefinition
 }
 
 // register stores a query sent with its persisted-query hash, once it has parsed,
-// validated and passed the limits, and only for a caller with a key.
+// validated and passed the limits (the caller has a key).
 func (o *operationLimits) register(ctx context.Context, opCtx *graphql.OperationContext) {
-	if o.persisted == nil || !keyed(ctx) {
+	if o.persisted == nil {
 		return
 	}
 	if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
