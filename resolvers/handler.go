@@ -111,9 +111,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	} else {
 		srv.AddTransport(&ws)
 	}
-	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(checkedSSE{})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(checkedGET{})
 	srv.AddTransport(jsonPOST{})
 	srv.Use(extension.Introspection{})
 	useLimits(srv, es, r.Auth, opts, present)
