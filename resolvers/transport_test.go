@@ -117,7 +117,9 @@ func TestJSONPOSTMatchesGqlgen(t *testing.T) {
 			if _, err := gqlgenDecode([]byte(body)); err != nil {
 				// gqlgen repeats an undecodable body in its answer; ours is a short
 				// BAD_REQUEST in the negotiated content type instead.
-				var got struct{ Errors []struct{ Extensions map[string]any } }
+				var got struct {
+					Errors []struct{ Extensions map[string]any }
+				}
 				if a.Code != http.StatusBadRequest || json.Unmarshal(a.Body.Bytes(), &got) != nil || len(got.Errors) != 1 ||
 					got.Errors[0].Extensions["code"] != CodeBadRequest || a.Header().Get("Content-Type") != b.Header().Get("Content-Type") ||
 					(len(body) > 2 && strings.Contains(a.Body.String(), body)) {
