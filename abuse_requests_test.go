@@ -54,3 +54,61 @@ func TestAbuseMalformedBodyEcho(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	check("GET with a malformed query string", resp, err)
 }
+
+// Only what gqlgen serves as a stream counts as one. A GET naming text/event-stream in
+// its Accept is an ordinary query: it takes no stream place and has REQUEST_TIMEOUT. A
+// JSON POST naming it is served as SSE by gqlgen, so it is a stream (refused when they
+// are full), and a query or mutation over it still has the deadline.
+func TestAbuseStreamAcceptHeader(t *testing.T) {
+	s := startServer(t, map[string]string{"MAX_STREAMS": "1", "REQUEST_TIMEOUT": "1ns"})
+	key := s.devKey(t)
+	const query = `{ connectSession(organizationId: 1, projectId: "demo", id: 1) { id } }`
+	const accept = "application/json, text/event-stream"
+	send := func(method string) (*http.Response, []byte) {
+		t.Helper()
+		var req *http.Request
+		if method == http.MethodGet {
+			req, _ = http.NewRequest(method, s.url+"/graphql?"+url.Values{"query": {query}}.Encode(), nil)
+		} else {
+			b, _ := json.Marshal(map[string]any{"query": query})
+			req, _ = http.NewRequest(method, s.url+"/graphql", bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, raw
+	}
+	// The deadline has passed before anything runs: the answer is UNAVAILABLE, or
+	// nothing at all when gqlgen finds the context over before executing; without a
+	// deadline it would be {"data":{"connectSession":null}}.
+	timedOut := func(what string, raw []byte) {
+		t.Helper()
+		if bytes.Contains(raw, []byte(`"connectSession"`)) {
+			t.Fatalf("%s: %s, want it cut by REQUEST_TIMEOUT", what, raw)
+		}
+	}
+
+	// With the one stream place free: the POST is served as SSE, with the deadline.
+	resp, raw := send(http.MethodPost)
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("POST with Accept %q: %d %q %s, want an SSE answer", accept, resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+	}
+	timedOut("query over SSE", raw)
+
+	// The place taken: the GET still runs, as an ordinary request; the POST is a stream.
+	dialWS(t, s, protoTransportWS, nil, map[string]any{"Authorization": "Bearer " + key})
+	resp, raw = send(http.MethodGet)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET with Accept %q while streams are full: %d %s", accept, resp.StatusCode, raw)
+	}
+	timedOut("GET naming text/event-stream", raw)
+	if resp, raw = send(http.MethodPost); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("POST served as SSE while streams are full: %d %s, want 503", resp.StatusCode, raw)
+	}
+}

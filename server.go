@@ -268,6 +268,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		QueryCacheBytes:      cfg.QueryCacheBytes,
 		Tracer:               tr.tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
+		OperationTimeout:     cfg.RequestTimeout,
 		Budgets: resolvers.Budgets{
 			SocketSubscriptions: cfg.WSMaxSubscriptions,
 			KeySubscriptions:    cfg.APIKeyMaxSubscriptions,

@@ -57,6 +57,10 @@ type HandlerOptions struct {
 	// Budgets bound what callers hold at once on this instance (subscriptions per
 	// WebSocket and per key, operations in flight per key, idle and keyless sockets).
 	Budgets Budgets
+	// OperationTimeout, when positive, is the deadline of a query or mutation that
+	// arrives without one (over a WebSocket, or served as an SSE stream); the server
+	// gives ordinary HTTP requests theirs.
+	OperationTimeout time.Duration
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -117,6 +121,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(jsonPOST{})
 	srv.Use(extension.Introspection{})
 	useLimits(srv, es, r.Auth, opts, present)
+	if opts.OperationTimeout > 0 {
+		srv.AroundOperations(operationDeadline(opts.OperationTimeout))
+	}
 	if opts.Admit != nil {
 		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
 	}
