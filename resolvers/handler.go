@@ -61,6 +61,9 @@ type HandlerOptions struct {
 	// arrives without one (over a WebSocket, or served as an SSE stream); the server
 	// gives ordinary HTTP requests theirs.
 	OperationTimeout time.Duration
+	// InitTimeout closes a WebSocket that has not sent connection_init this long after
+	// its upgrade (default 5s; it holds a place without having shown a key).
+	InitTimeout time.Duration
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -75,6 +78,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	if opts.QueryCacheBytes <= 0 {
 		opts.QueryCacheBytes = 32 << 20
+	}
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = 5 * time.Second
 	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
@@ -95,7 +101,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 			OriginPatterns: originHosts(opts.AllowedOrigins),
 		}},
 		KeepAlivePingInterval: opts.KeepAlive,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           opts.InitTimeout,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if opts.WebSocketInit != nil {
 				var err error
