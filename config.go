@@ -54,6 +54,8 @@ type config struct {
 	APIKeyMaxSubscriptions int
 	APIKeyMaxConcurrent    int
 	MaxStreams             int
+	MaxPendingStreams      int
+	WSInitTimeout          time.Duration
 	WSIdleTimeout          time.Duration
 	WSKeylessGrace         time.Duration
 
@@ -97,8 +99,10 @@ var settings = []setting{
 	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"MAX_PENDING_STREAMS", "200", "of those, streams without a valid API key yet (a WebSocket until its connection_init shows one); beyond it the oldest such WebSocket is dropped, or 503 CONNECTION_LIMIT_EXCEEDED; 0 = only MAX_STREAMS"},
+	{"WS_INIT_TIMEOUT", "5s", "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
 	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
-	{"WS_KEYLESS_GRACE", "10s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
+	{"WS_KEYLESS_GRACE", "5s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
@@ -201,6 +205,10 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.APIKeyMaxSubscriptions = positive("API_KEY_MAX_SUBSCRIPTIONS", 0)
 	c.WSMaxSubscriptions = positive("WS_MAX_SUBSCRIPTIONS", 0)
 	c.MaxStreams = positive("MAX_STREAMS", 0)
+	c.MaxPendingStreams = positive("MAX_PENDING_STREAMS", 0)
+	if c.WSInitTimeout, err = time.ParseDuration(get("WS_INIT_TIMEOUT")); err != nil || c.WSInitTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("WS_INIT_TIMEOUT must be a positive duration such as 5s, not %q", get("WS_INIT_TIMEOUT")))
+	}
 	for _, d := range []struct {
 		name string
 		to   *time.Duration

@@ -110,8 +110,14 @@ func (m *metrics) watchStreams(g *streamGate) {
 			Name: "connectsession_streams_open", Help: "WebSockets and SSE streams open on this instance.",
 		}, func() float64 { return float64(g.open.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "connectsession_streams_refused_total", Help: "WebSockets and SSE streams refused with 503 because MAX_STREAMS were open.",
+			Name: "connectsession_streams_refused_total", Help: "WebSockets and SSE streams refused with 503 because MAX_STREAMS (or MAX_PENDING_STREAMS) were open.",
 		}, func() float64 { return float64(g.refused.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_streams_pending", Help: "Streams open on this instance that have not shown a valid API key yet.",
+		}, func() float64 { return float64(g.pendingLen()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_streams_displaced_total", Help: "WebSockets without a valid API key dropped for newer ones because MAX_PENDING_STREAMS were open.",
+		}, func() float64 { return float64(g.displaced.Load()) }),
 	)
 }
 

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
 	"connectsession/auth"
 	"connectsession/resolvers"
 )
@@ -102,11 +104,15 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// isStream reports whether a request becomes a long-lived stream (WebSocket or SSE),
-// which request deadlines must not cut.
+// isStream reports whether a request becomes a long-lived stream, which request
+// deadlines must not cut and MAX_STREAMS counts: exactly those that gqlgen's WebSocket
+// and SSE transports take (any Upgrade; a JSON POST whose Accept names
+// text/event-stream). A GET, or a POST of another content type, is answered as an
+// ordinary request whatever its Accept says, so it is not one. A query or mutation
+// served over SSE is still bounded by REQUEST_TIMEOUT, applied per operation
+// (resolvers.HandlerOptions.OperationTimeout).
 func isStream(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
-		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return transport.Websocket{}.Supports(r) || transport.SSE{}.Supports(r)
 }
 
 // bodyBuffers holds the buffers request bodies are read into; bodies up to 64 KiB keep

@@ -32,7 +32,7 @@ func TestRequestDeadline(t *testing.T) {
 	}
 
 	// Streams (SSE, WebSocket) live as long as their client: no deadline.
-	for _, hdr := range []map[string]string{{"Accept": "text/event-stream"}, {"Upgrade": "websocket"}} {
+	for _, hdr := range []map[string]string{{"Accept": "text/event-stream", "Content-Type": "application/json"}, {"Upgrade": "websocket"}} {
 		h := limitRequests(1<<20, 250*time.Millisecond, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, ok := r.Context().Deadline(); ok {
 				t.Errorf("%v: a stream got a deadline", hdr)

@@ -257,9 +257,20 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
 		Scans: resolvers.NewScanGate(cfg.TenantScans),
 	}
+	gate := &streamGate{max: int64(cfg.MaxStreams), maxPending: cfg.MaxPendingStreams, keyed: func(ctx context.Context) bool {
+		_, err := authz.Caller(ctx)
+		return err == nil
+	}}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
-		Logger:               log,
-		WebSocketInit:        auth.FromInitPayload,
+		Logger: log,
+		WebSocketInit: func(ctx context.Context, payload map[string]any) (context.Context, error) {
+			ctx, err := auth.FromInitPayload(ctx, payload)
+			if err == nil {
+				gate.initialized(ctx)
+			}
+			return ctx, err
+		},
+		InitTimeout:          cfg.WSInitTimeout,
 		AllowedOrigins:       cfg.CORSAllowedOrigins,
 		PersistedQueries:     apq,
 		Observe:              m.observe,
@@ -268,6 +279,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		QueryCacheBytes:      cfg.QueryCacheBytes,
 		Tracer:               tr.tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
+		OperationTimeout:     cfg.RequestTimeout,
 		Budgets: resolvers.Budgets{
 			SocketSubscriptions: cfg.WSMaxSubscriptions,
 			KeySubscriptions:    cfg.APIKeyMaxSubscriptions,
@@ -278,7 +290,6 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 			SocketClosed:        m.socketClosed,
 		},
 	})
-	gate := &streamGate{max: int64(cfg.MaxStreams)}
 	m.watchStreams(gate)
 	page := newPlayground(cfg)
 	h, err := tr.instrument(routes(cfg, gate.limit(gql), store, page, m.handler(), log), rdb)

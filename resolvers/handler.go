@@ -57,6 +57,13 @@ type HandlerOptions struct {
 	// Budgets bound what callers hold at once on this instance (subscriptions per
 	// WebSocket and per key, operations in flight per key, idle and keyless sockets).
 	Budgets Budgets
+	// OperationTimeout, when positive, is the deadline of a query or mutation that
+	// arrives without one (over a WebSocket, or served as an SSE stream); the server
+	// gives ordinary HTTP requests theirs.
+	OperationTimeout time.Duration
+	// InitTimeout closes a WebSocket that has not sent connection_init this long after
+	// its upgrade (default 5s; it holds a place without having shown a key).
+	InitTimeout time.Duration
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
@@ -71,6 +78,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	if opts.QueryCacheBytes <= 0 {
 		opts.QueryCacheBytes = 32 << 20
+	}
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = 5 * time.Second
 	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
@@ -91,7 +101,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 			OriginPatterns: originHosts(opts.AllowedOrigins),
 		}},
 		KeepAlivePingInterval: opts.KeepAlive,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           opts.InitTimeout,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if opts.WebSocketInit != nil {
 				var err error
@@ -111,12 +121,15 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	} else {
 		srv.AddTransport(&ws)
 	}
-	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(checkedSSE{})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(checkedGET{})
 	srv.AddTransport(jsonPOST{})
 	srv.Use(extension.Introspection{})
 	useLimits(srv, es, r.Auth, opts, present)
+	if opts.OperationTimeout > 0 {
+		srv.AroundOperations(operationDeadline(opts.OperationTimeout))
+	}
 	if opts.Admit != nil {
 		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
 	}

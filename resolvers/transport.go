@@ -20,9 +20,10 @@ import (
 // content negotiation, status codes and bytes; TestJSONPOSTMatchesGqlgen compares them),
 // with a cheaper path for the usual request and response. The body is read by a small
 // decoder that accepts only the plain shape clients send (an object with query,
-// operationName, variables and extensions, each once, under their exact names); anything
-// else, including every malformed body, is handed to transport.POST whole, so its
-// answers and error messages stay gqlgen's. A response with data and nothing else is
+// operationName, variables and extensions, each once, under their exact names); any
+// other body that decodes is handed to transport.POST whole, so its answers and error
+// messages stay gqlgen's, and one that does not decode is refused here with a short
+// BAD_REQUEST (gqlgen's message would repeat the body). A response with data and nothing else is
 // written as {"data":...} directly when its bytes need no escaping, which is what
 // encoding/json would write.
 type jsonPOST struct {
@@ -44,6 +45,10 @@ func (t jsonPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	}
 	params := &graphql.RawParams{}
 	if !decodeParams(body, params) {
+		if err := decodeRequestBody(body, params); err != nil {
+			writeBadRequest(w, negotiateContentType(r.Header.Get("Accept")), badBodyMessage(err))
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		t.fallback.Do(w, r, exec)
 		return

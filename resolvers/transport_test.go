@@ -114,6 +114,19 @@ func TestJSONPOSTMatchesGqlgen(t *testing.T) {
 				return rec
 			}
 			a, b := do(ours), do(theirs)
+			if _, err := gqlgenDecode([]byte(body)); err != nil {
+				// gqlgen repeats an undecodable body in its answer; ours is a short
+				// BAD_REQUEST in the negotiated content type instead.
+				var got struct {
+					Errors []struct{ Extensions map[string]any }
+				}
+				if a.Code != http.StatusBadRequest || json.Unmarshal(a.Body.Bytes(), &got) != nil || len(got.Errors) != 1 ||
+					got.Errors[0].Extensions["code"] != CodeBadRequest || a.Header().Get("Content-Type") != b.Header().Get("Content-Type") ||
+					(len(body) > 2 && strings.Contains(a.Body.String(), body)) {
+					t.Errorf("undecodable body %q, Accept %q: %d %v %s", body, accept, a.Code, a.Header(), a.Body)
+				}
+				continue
+			}
 			if a.Code != b.Code || !reflect.DeepEqual(a.Header(), b.Header()) || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
 				t.Errorf("body %q, Accept %q:\n ours   %d %v %s\n gqlgen %d %v %s", body, accept,
 					a.Code, a.Header(), a.Body, b.Code, b.Header(), b.Body)
