@@ -41,7 +41,7 @@ func TestDocumentCacheEstimate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if errs := validator.Validate(schema, doc); len(errs) > 0 {
+		if errs := validator.ValidateWithRules(schema, doc, nil); len(errs) > 0 {
 			t.Fatalf("%s: %v", name, errs)
 		}
 		runtime.ReadMemStats(&after)
