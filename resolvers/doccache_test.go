@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -34,18 +35,22 @@ func TestDocumentCacheEstimate(t *testing.T) {
 		"small":         `{ connectSession(organizationId: 1, projectId: "demo", id: 1) { id } }`,
 		"fragments":     `{ connectSessions(organizationId: 1, projectId: "p") { nodes { ...A } edges { node { ...A } } } } fragment A on ConnectSession { id status label }`,
 	} {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		doc, err := parser.ParseQuery(&ast.Source{Input: q})
-		if err != nil {
-			t.Fatal(err)
+		// The least of a few runs: anything else allocating meanwhile only adds.
+		got := int64(math.MaxInt64)
+		for range 3 {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			doc, err := parser.ParseQuery(&ast.Source{Input: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := validator.ValidateWithRules(schema, doc, nil); len(errs) > 0 {
+				t.Fatalf("%s: %v", name, errs)
+			}
+			runtime.ReadMemStats(&after)
+			got = min(got, int64(after.TotalAlloc-before.TotalAlloc))
 		}
-		if errs := validator.ValidateWithRules(schema, doc, nil); len(errs) > 0 {
-			t.Fatalf("%s: %v", name, errs)
-		}
-		runtime.ReadMemStats(&after)
-		got := int64(after.TotalAlloc - before.TotalAlloc)
 		t.Logf("%s: %d bytes of text, %d bytes allocated", name, len(q), got)
 		if got > parsedSize(q) {
 			t.Errorf("%s: %d bytes allocated, more than the estimate of %d", name, got, parsedSize(q))
