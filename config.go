@@ -27,8 +27,11 @@ type config struct {
 	SessionRetention  time.Duration
 	RecordFormat      string
 	APQTTL            time.Duration
-	MaxBodyBytes      int64
-	RequestTimeout    time.Duration
+	// APQRegistrations is how many persisted queries one API key may register an hour,
+	// across instances (0: no limit).
+	APQRegistrations int
+	MaxBodyBytes     int64
+	RequestTimeout   time.Duration
 	// Limits bound each operation before it runs (complexity, depth, aliases, and the
 	// document's size, tokens and fields, smaller for callers without a key).
 	Limits             resolvers.Limits
@@ -102,6 +105,7 @@ var settings = []setting{
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
+	{"APQ_REGISTRATIONS_PER_HOUR", "100", "persisted queries one API key may register an hour (burst: as many), across instances; beyond it queries still run but are not registered; 0 = no limit"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -194,6 +198,7 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.QueryCacheBytes = int64(positive("QUERY_CACHE_BYTES", 1<<16))
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
+	c.APQRegistrations = positive("APQ_REGISTRATIONS_PER_HOUR", 0)
 	// Below 500, a page of 100 with one filter and its count could be cut short.
 	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
 	c.TenantScans = positive("TENANT_SCAN_CONCURRENCY", 1)
