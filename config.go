@@ -41,6 +41,7 @@ type config struct {
 	APIKeyRate         int
 	PageScanLimit      int
 	TenantScans        int
+	TenantScanUnits    int
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -95,7 +96,8 @@ var settings = []setting{
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
 	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
-	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one project running at once on an instance; others wait their turn"},
+	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one organization running at once on an instance; others wait their turn"},
+	{"TENANT_SCAN_UNITS_PER_SECOND", "50000", "page-scan work (PAGE_SCAN_LIMIT's units) one organization's connectSessions calls may spend per second on an instance (at 2-3.5 us a unit, 10-18% of Redis); in debt, expensive calls get RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
@@ -202,6 +204,7 @@ func buildConfig(get func(string) string) (*config, error) {
 	// Below 500, a page of 100 with one filter and its count could be cut short.
 	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
 	c.TenantScans = positive("TENANT_SCAN_CONCURRENCY", 1)
+	c.TenantScanUnits = positive("TENANT_SCAN_UNITS_PER_SECOND", 0)
 	c.APIKeyMaxConcurrent = positive("API_KEY_MAX_CONCURRENT", 0)
 	c.APIKeyMaxSubscriptions = positive("API_KEY_MAX_SUBSCRIPTIONS", 0)
 	c.WSMaxSubscriptions = positive("WS_MAX_SUBSCRIPTIONS", 0)

@@ -266,7 +266,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
-		Scans: resolvers.NewScanGate(cfg.TenantScans),
+		Scans: resolvers.NewScanGate(resolvers.ScanOptions{Concurrency: cfg.TenantScans, UnitsPerSecond: cfg.TenantScanUnits}),
 	}
 	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
 		Logger:               log,
