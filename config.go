@@ -27,8 +27,11 @@ type config struct {
 	SessionRetention  time.Duration
 	RecordFormat      string
 	APQTTL            time.Duration
-	MaxBodyBytes      int64
-	RequestTimeout    time.Duration
+	// APQRegistrations is how many persisted queries one API key may register an hour,
+	// across instances (0: no limit).
+	APQRegistrations int
+	MaxBodyBytes     int64
+	RequestTimeout   time.Duration
 	// Limits bound each operation before it runs (complexity, depth, aliases, and the
 	// document's size, tokens and fields, smaller for callers without a key).
 	Limits             resolvers.Limits
@@ -38,6 +41,7 @@ type config struct {
 	APIKeyRate         int
 	PageScanLimit      int
 	TenantScans        int
+	TenantScanUnits    int
 	OTLPEndpoint       string
 	OTelServiceName    string
 	AuthLinkBaseURL    *url.URL
@@ -94,7 +98,8 @@ var settings = []setting{
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
 	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
-	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one project running at once on an instance; others wait their turn"},
+	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one organization running at once on an instance; others wait their turn"},
+	{"TENANT_SCAN_UNITS_PER_SECOND", "50000", "page-scan work (PAGE_SCAN_LIMIT's units) one organization's connectSessions calls may spend per second on an instance (at 2-3.5 us a unit, 10-18% of Redis); in debt, expensive calls get RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
@@ -106,6 +111,7 @@ var settings = []setting{
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
 	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
+	{"APQ_REGISTRATIONS_PER_HOUR", "100", "persisted queries one API key may register an hour (burst: as many), across instances; beyond it queries still run but are not registered; 0 = no limit"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -198,9 +204,11 @@ func buildConfig(get func(string) string) (*config, error) {
 	c.QueryCacheBytes = int64(positive("QUERY_CACHE_BYTES", 1<<16))
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
+	c.APQRegistrations = positive("APQ_REGISTRATIONS_PER_HOUR", 0)
 	// Below 500, a page of 100 with one filter and its count could be cut short.
 	c.PageScanLimit = positive("PAGE_SCAN_LIMIT", 500)
 	c.TenantScans = positive("TENANT_SCAN_CONCURRENCY", 1)
+	c.TenantScanUnits = positive("TENANT_SCAN_UNITS_PER_SECOND", 0)
 	c.APIKeyMaxConcurrent = positive("API_KEY_MAX_CONCURRENT", 0)
 	c.APIKeyMaxSubscriptions = positive("API_KEY_MAX_SUBSCRIPTIONS", 0)
 	c.WSMaxSubscriptions = positive("WS_MAX_SUBSCRIPTIONS", 0)

@@ -76,6 +76,10 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "connectsession_apq_errors_total", Help: "Persisted-query lookups or registrations that Redis failed.",
 		}, apqCount(func(_, _, e int64) int64 { return e })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_apq_registrations_refused_total",
+			Help: "Persisted queries not registered because their API key used its APQ_REGISTRATIONS_PER_HOUR.",
+		}, func() float64 { return float64(apq.Refused()) }),
 	)
 	return m
 }

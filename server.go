@@ -230,6 +230,16 @@ func keyRateLimit(store *cache.Store, authz *auth.Authorizer, perSecond int) fun
 	}
 }
 
+// registerPersisted registers a persisted query against its caller's key's allowance
+// (APQ_REGISTRATIONS_PER_HOUR). The handler calls it only for a caller with a key.
+func registerPersisted(apq *cache.APQ, authz *auth.Authorizer) func(ctx context.Context, hash, query string) {
+	return func(ctx context.Context, hash, query string) {
+		if key, err := authz.Caller(ctx); err == nil {
+			apq.Register(ctx, key.ID, hash, query)
+		}
+	}
+}
+
 // callerID names the verified key behind a context, for the per-key budgets.
 func callerID(authz *auth.Authorizer) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
@@ -249,13 +259,14 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		OnPageScan: func(s cache.PageScan) { m.pageScan(s) }})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
+	apq.LimitRegistrations(cfg.APQRegistrations)
 	m = newMetrics(hub, apq)
 	rdb.AddHook(redisHook{m})
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
-		Scans: resolvers.NewScanGate(cfg.TenantScans),
+		Scans: resolvers.NewScanGate(resolvers.ScanOptions{Concurrency: cfg.TenantScans, UnitsPerSecond: cfg.TenantScanUnits}),
 	}
 	gate := &streamGate{max: int64(cfg.MaxStreams), maxPending: cfg.MaxPendingStreams, keyed: func(ctx context.Context) bool {
 		_, err := authz.Caller(ctx)
@@ -273,6 +284,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		InitTimeout:          cfg.WSInitTimeout,
 		AllowedOrigins:       cfg.CORSAllowedOrigins,
 		PersistedQueries:     apq,
+		RegisterPersisted:    registerPersisted(apq, authz),
 		Observe:              m.observe,
 		DisableIntrospection: !cfg.Introspection,
 		Limits:               cfg.Limits,

@@ -98,6 +98,9 @@ func TestAbuseCombinedFilterScan(t *testing.T) {
 			if len(calls) != 1 || calls[0].Examined > limit || !calls[0].CountCut {
 				t.Errorf("%+v: calls %+v, want one that examined at most %d and cut its count", f, calls, limit)
 			}
+			if len(calls) == 1 && (p.ScanUnits != calls[0].Examined || p.ScanUnits == 0) {
+				t.Errorf("%+v: the page reports %d units, the call spent %d", f, p.ScanUnits, calls[0].Examined)
+			}
 		}
 
 		// Paging through cut pages reaches every match exactly once.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/internal/sizedlru"
@@ -25,8 +26,14 @@ type APQ struct {
 	ttl   time.Duration
 	local *sizedlru.Cache[string, string]
 	log   *slog.Logger
+	// quota is each subject's allowance of registrations (LimitRegistrations; nil: none).
+	quota *redis_rate.Limiter
+	limit redis_rate.Limit
+	// loggedRefusal is when a refused registration was last logged (unix nanoseconds),
+	// so that a key spending its allowance in a loop logs once a minute, not per request.
+	loggedRefusal atomic.Int64
 
-	hits, misses, errors atomic.Int64
+	hits, misses, errors, refused atomic.Int64
 }
 
 // NewAPQ returns the persisted-query store; ttl <= 0 means DefaultAPQTTL. Its
@@ -93,6 +100,54 @@ func (a *APQ) Add(ctx context.Context, hash, query string) {
 		a.log.WarnContext(ctx, "persisted query not stored in redis; other instances will ask for it again", "err", err)
 	}
 }
+
+// LimitRegistrations bounds what Register stores for one subject to perHour
+// registrations an hour (burst: as many), counted in Redis so that every instance shares
+// the allowance (GCRA through redis_rate; key "rate:<prefix>:apqq:<subject>", which
+// expires by itself). perHour <= 0 leaves registrations unbounded.
+func (a *APQ) LimitRegistrations(perHour int) {
+	if perHour <= 0 {
+		a.quota = nil
+		return
+	}
+	a.quota = redis_rate.NewLimiter(a.store.rdb)
+	a.limit = redis_rate.Limit{Rate: perHour, Burst: perHour, Period: time.Hour}
+}
+
+// Register stores query under hash on behalf of subject (an API key), within the
+// subject's allowance (LimitRegistrations). It reports whether the query is now
+// registered. A hash this instance already holds costs nothing. Past the allowance, or
+// when Redis cannot count it, nothing is stored: the request still runs with the text it
+// carries, and the client's next hash-only request is answered PERSISTED_QUERY_NOT_FOUND
+// and sends the text again. Refusals are counted (Refused) and logged at most once a
+// minute.
+func (a *APQ) Register(ctx context.Context, subject, hash, query string) bool {
+	if _, ok := a.local.Get(hash); ok {
+		return true
+	}
+	if a.quota != nil {
+		res, err := a.quota.Allow(ctx, a.store.k.prefix+":apqq:"+subject, a.limit)
+		if err != nil {
+			a.errors.Add(1)
+			a.log.WarnContext(ctx, "persisted query not registered: its quota could not be checked", "err", err)
+			return false
+		}
+		if res.Allowed == 0 {
+			a.refused.Add(1)
+			now := time.Now().UnixNano()
+			if last := a.loggedRefusal.Load(); now-last >= int64(time.Minute) && a.loggedRefusal.CompareAndSwap(last, now) {
+				a.log.WarnContext(ctx, "persisted query not registered: the API key used its registrations of the hour",
+					"key", subject, "per_hour", a.limit.Rate, "refused_total", a.refused.Load())
+			}
+			return false
+		}
+	}
+	a.Add(ctx, hash, query)
+	return true
+}
+
+// Refused returns how many registrations Register refused for a spent allowance.
+func (a *APQ) Refused() int64 { return a.refused.Load() }
 
 // Stats returns the hits, misses and Redis errors seen so far.
 func (a *APQ) Stats() (hits, misses, errs int64) {

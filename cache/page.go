@@ -236,7 +236,8 @@ func (s *Store) buildPage(t model.Tenant, res []any, fromEnd, otherAsked bool) (
 	}
 	more, other := h.more, h.other
 	now := s.now()
-	p := &model.Page{PageInfo: &model.PageInfo{}, TotalCount: int(h.count), TotalCountExact: h.exact == 1}
+	p := &model.Page{PageInfo: &model.PageInfo{}, TotalCount: int(h.count), TotalCountExact: h.exact == 1,
+		ScanUnits: int(h.examined)}
 	for _, v := range res[pageHeadLen:] {
 		raw, ok := v.(string)
 		if !ok {

@@ -38,6 +38,11 @@ type HandlerOptions struct {
 	// PersistedQueries, when set, turns on automatic persisted queries (Apollo's
 	// protocol, over POST and GET) with this hash → query store.
 	PersistedQueries graphql.Cache[string]
+	// RegisterPersisted, when set, registers the persisted query of an admitted operation
+	// in place of PersistedQueries.Add (the service bounds each key's registrations
+	// there). It is called only for a caller with a key, once the operation has passed
+	// every limit, Admit and Budgets.
+	RegisterPersisted func(ctx context.Context, hash, query string)
 	// Observe, when set, is told of every query and mutation once it is answered: its
 	// root fields (sorted, comma-joined: a bounded set), the first error's
 	// extensions.code or "OK", and how long it took.
@@ -127,15 +132,25 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AddTransport(jsonPOST{})
 	srv.Use(extension.Introspection{})
 	useLimits(srv, es, r.Auth, opts, present)
+	// Operation middlewares run in the order they are added, the first outermost.
 	if opts.OperationTimeout > 0 {
 		srv.AroundOperations(operationDeadline(opts.OperationTimeout))
+	}
+	if budget.operations() {
+		// Before admit: a refusal here costs no rate-limit token.
+		srv.AroundOperations(budget.around(present, opts.Observe))
 	}
 	if opts.Admit != nil {
 		srv.AroundOperations(admit(opts.Admit, present, opts.Observe))
 	}
-	if budget.operations() {
-		// Added after admit, so it runs first: a refusal here costs no rate-limit token.
-		srv.AroundOperations(budget.around(present, opts.Observe))
+	if opts.PersistedQueries != nil {
+		// Last: only an operation that every limit and admission let through registers
+		// its query, so a refused one stores nothing.
+		register := opts.RegisterPersisted
+		if register == nil {
+			register = opts.PersistedQueries.Add
+		}
+		srv.AroundOperations(registerAdmitted(register, r.Auth))
 	}
 	if opts.Observe != nil {
 		srv.AroundResponses(observe(opts.Observe))
@@ -163,8 +178,7 @@ func useLimits(srv *handler.Server, es graphql.ExecutableSchema, auth Authorizer
 	}
 	srv.Use(&documentLimits{Limits: opts.Limits, auth: auth, cache: docs, present: present})
 	srv.Use(&operationLimits{Limits: opts.Limits, noIntrospection: opts.DisableIntrospection, es: es,
-		docs: docs, auth: auth, present: present, persisted: opts.PersistedQueries,
-		lists: newIntrospectionLists(es.Schema())})
+		docs: docs, auth: auth, present: present, lists: newIntrospectionLists(es.Schema())})
 }
 
 // originHosts turns origins into the host patterns the WebSocket upgrade checks.

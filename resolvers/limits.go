@@ -150,8 +150,7 @@ func (p *pricing) Complexity(ctx context.Context, typeName, field string, child 
 
 // operationLimits refuses, before anything runs, an operation that a caller without a
 // key may not run, or that costs more than Complexity, is deeper than Depth or uses more
-// than Aliases aliases (and, when introspection is off, one that introspects); then it
-// registers the operation's persisted query, now that it is known to be valid. What it
+// than Aliases aliases (and, when introspection is off, one that introspects). What it
 // learns of an operation is kept with the document in the query cache, so a repeated
 // operation is not walked again: the shape always, the complexity when no field priced
 // by its arguments (pricedByArguments) takes one from a variable.
@@ -164,9 +163,7 @@ type operationLimits struct {
 	docs            *documentCache
 	auth            Authorizer
 	present         graphql.ErrorPresenterFunc
-	// persisted registers a valid query sent with its hash (nil: no persisted queries).
-	persisted graphql.Cache[string]
-	lists     introspectionLists
+	lists           introspectionLists
 }
 
 // opFacts is what operationLimits keeps of one operation.
@@ -250,9 +247,6 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
-	if hasKey {
-		o.register(ctx, opCtx)
-	}
 	return nil
 }
 
@@ -291,14 +285,18 @@ func (o *operationLimits) price(ctx context.Context, op *ast.OperationDefinition
 	return min(cost, o.Complexity+1) + min(facts.introspection, o.Complexity+1)
 }
 
-// register stores a query sent with its persisted-query hash, once it has parsed,
-// validated and passed the limits (the caller has a key).
-func (o *operationLimits) register(ctx context.Context, opCtx *graphql.OperationContext) {
-	if o.persisted == nil {
-		return
-	}
-	if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
-		o.persisted.Add(ctx, st.Hash, opCtx.RawQuery)
+// registerAdmitted registers a query sent with its persisted-query hash, for a caller
+// with a key, once its operation has reached this middleware: it has parsed, validated
+// and passed the limits (otherwise no operation middleware runs), and the middlewares
+// before this one (admission, the per-key budgets) let it through.
+func registerAdmitted(register func(ctx context.Context, hash, query string), auth Authorizer) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
+			if hasKey, _ := callerHasKey(ctx, auth); hasKey {
+				register(ctx, st.Hash, graphql.GetOperationContext(ctx).RawQuery)
+			}
+		}
+		return next(ctx)
 	}
 }
 

@@ -83,7 +83,8 @@ type Resolver struct {
 	// client address (token guessing); nil or 0 means no limit.
 	Limiter               RateLimiter
 	AuthenticatePerMinute int
-	// Scans, when set, bounds how many expensive pages of one tenant run at once.
+	// Scans, when set, bounds what one organization's pages take of Redis: how many
+	// expensive ones run at once, and the units all of them spend per second.
 	Scans *ScanGate
 }
 

@@ -128,14 +128,20 @@ func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int,
 			q.WantCount = true
 		}
 	}
-	if r.Scans != nil && expensive(q) {
-		release, err := r.Scans.enter(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
+	if r.Scans == nil {
+		return r.Store.List(ctx, t, q)
 	}
-	return r.Store.List(ctx, t, q)
+	done, err := r.Scans.enter(ctx, t.OrganizationID, expensive(q))
+	if err != nil {
+		return nil, err
+	}
+	units := 0 // what the page spent, charged when it is done (a panic included)
+	defer func() { done(units) }()
+	page, err := r.Store.List(ctx, t, q)
+	if page != nil {
+		units = page.ScanUnits
+	}
+	return page, err
 }
 
 // ConnectSessionEvents is the resolver for the connectSessionEvents field.

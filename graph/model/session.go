@@ -200,6 +200,10 @@ type Page struct {
 	// TotalCountExact is false when counting combined filters stopped at the store's
 	// work budget: TotalCount is then a lower bound (the matches counted so far).
 	TotalCountExact bool
+	// ScanUnits is the work the store spent in Redis to answer this page (entries
+	// examined, look-ups, chunks counted), for the per-organization scan budget. It is
+	// not part of the API.
+	ScanUnits int
 }
 
 // ListQuery asks for one page of a tenant's sessions.
