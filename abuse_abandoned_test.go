@@ -167,7 +167,7 @@ func TestAbuseAbandonedRequest(t *testing.T) {
 	t.Run("query", func(t *testing.T) {
 		var aliases []string
 		for i := range 10 {
-			aliases = append(aliases, fmt.Sprintf(`p%d: connectSessions(organizationId: 1, projectId: "demo", first: 50) { totalCount nodes { id metadata } }`, i))
+			aliases = append(aliases, fmt.Sprintf(`p%d: connectSessions(organizationId: 1, projectId: "demo", first: 40) { totalCount nodes { id metadata } }`, i))
 		}
 		// Root fields of a query run side by side: all ten started before the client
 		// left, and those not yet at Redis try once.

@@ -31,6 +31,9 @@ type wsClient struct {
 	// readErr is why reading stopped (the close frame's status included); set before
 	// msgs is closed.
 	readErr error
+	// stopped are the operations the test stopped: the server may still deliver events
+	// to them until it has read the stop.
+	stopped map[string]bool
 }
 
 const (
@@ -122,6 +125,10 @@ func (c *wsClient) stop(id string) {
 	if c.protocol == protoGraphQLWS {
 		typ = "stop"
 	}
+	if c.stopped == nil {
+		c.stopped = map[string]bool{}
+	}
+	c.stopped[id] = true
 	c.send(wsMessage{ID: id, Type: typ})
 }
 
@@ -141,14 +148,17 @@ type event struct {
 func (c *wsClient) nextEvent(id string) event {
 	c.t.Helper()
 	m := c.next()
-	for stray(m, id) {
+	for c.stray(m, id) {
 		m = c.next()
 	}
 	return c.parse(m, id)
 }
 
-// stray reports whether m ends an operation other than id, one the test is done with.
-func stray(m wsMessage, id string) bool { return m.ID != id && m.Type == "complete" }
+// stray reports whether m belongs to an operation other than id that the test is done
+// with: its end, or a late event of one the test stopped.
+func (c *wsClient) stray(m wsMessage, id string) bool {
+	return m.ID != id && (m.Type == "complete" || c.stopped[m.ID])
+}
 
 // parse reads message m of operation id: an event, or its error code.
 func (c *wsClient) parse(m wsMessage, id string) event {

@@ -93,7 +93,7 @@ func waitSubscribed(t *testing.T, s *testServer, key string, c *wsClient, op str
 			if !ok {
 				t.Fatalf("%s: websocket closed", op)
 			}
-			if stray(m, op) {
+			if c.stray(m, op) {
 				continue
 			}
 			e := c.parse(m, op)

@@ -50,10 +50,10 @@ var DefaultLimits = Limits{
 const MaxRepresentations = 1000
 
 // MetadataPrice is what a session's metadata costs: up to 8 KiB, where other fields hold
-// at most 255 characters. At 10, an operation within the default complexity carries at
-// most 1,000 of them (8 MiB), and a page of 100 with every field, as edges and as nodes,
-// still fits.
-const MetadataPrice = 10
+// at most 255 characters. At 20, an operation within the default complexity carries at
+// most 500 of them (4 MiB: nine pages of 100 with metadata made a 7 MB answer at 10), and
+// a page of 100 with every field, as edges and as nodes, still fits.
+const MetadataPrice = 20
 
 // CombinedFilterPrice is what a connectSessions page costs on top of its fields when its
 // filter combines two or more equality fields: such a page walks one index and checks
