@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"strings"
@@ -122,11 +123,8 @@ func decodeBound(dirm string) (ixEntry, bool) {
 	if len(dirm) < 13 {
 		return ixEntry{}, false
 	}
-	var sc uint64
-	for i := range 8 {
-		sc = sc<<8 | uint64(dirm[i])
-	}
-	return ixEntry{score: int64(sc), m: dirm[8:12]}, true
+	// The bound is ix_enc's (lua/lib.lua): 8-byte big-endian score, then the member.
+	return ixEntry{score: int64(binary.BigEndian.Uint64([]byte(dirm[:8]))), m: dirm[8:12]}, true
 }
 
 func zEntries(zs []redis.Z) []ixEntry {
@@ -208,11 +206,4 @@ func (l *ixLayout) problems() (kinds, details []string) {
 		details = append(details, "count "+strconv.FormatInt(l.count, 10)+", entries "+strconv.Itoa(total))
 	}
 	return kinds, details
-}
-
-func idOf(m string) int {
-	if len(m) != 4 {
-		return -1
-	}
-	return int(uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3]))
 }

@@ -399,9 +399,6 @@ func TestVerifyChunkedIndexes(t *testing.T) {
 // The scripts' chunk size is chunkSize, and chunks of up to chunkMax written with a larger
 // size (as earlier versions did) stay valid: inserts split them.
 func TestChunkSizeAndOlderChunks(t *testing.T) {
-	if !strings.Contains(luaSource("lib.lua"), "\nlocal IX_MAX = "+strconv.Itoa(chunkSize)+"\n") {
-		t.Fatalf("IX_MAX in lua/lib.lua is not chunkSize (%d)", chunkSize)
-	}
 	each(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
 		tn := model.Tenant{OrganizationID: 5, ProjectID: "older"}

@@ -39,7 +39,7 @@ func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.Connect
 func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
 	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
 	if !s.sharded {
-		// One server: the whole create is one script (see createScript).
+		// One server: the whole create is one script (see lua/create.lua).
 		return s.createScripted(ctx, t, in)
 	}
 	return s.createSteps(ctx, t, in)
