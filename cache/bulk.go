@@ -56,8 +56,9 @@ func (s *Store) CreateBatch(ctx context.Context, ins []*model.CreateConnectSessi
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range records {
 			join, scores := s.createIndexes(tenants[i], r)
-			keys, args := s.writeArgs(tenants[i], r.ID, "", s.encode(r), nil, join, scores, encodeEvent(eventCreated, r.ID, now, r))
-			cmds[i] = writeScript.EvalSha(ctx, p, keys, args...)
+			c := s.writeCall(tenants[i], r.ID, change{next: s.encode(r), join: join, scores: scores,
+				event: encodeEvent(eventCreated, r.ID, now, r)})
+			cmds[i] = writeScript.EvalSha(ctx, p, c.keys(), c.args()...)
 		}
 		return nil
 	})

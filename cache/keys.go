@@ -43,8 +43,8 @@ import (
 // version), all at or above its bound and below the next chunk's. Appends past the last entry start a new chunk (creates come in creation
 // order, so chunks stay full); an insert into a full chunk elsewhere splits it in halves;
 // a removal that empties a chunk deletes it and its directory member, and the count
-// fields go with the last entry. All of it is in cache/index.go (ixLua), run inside the
-// scripts so that writes stay atomic.
+// fields go with the last entry. All of it is in cache/lua/lib.lua, run inside the
+// scripts so that writes stay atomic; index.go reads it back for verify.
 type keys struct{ prefix string }
 
 const idBucketSize = 128
@@ -179,11 +179,20 @@ func (k keys) index(t model.Tenant, kind, value string) string {
 	return k.tenantBase(t) + "ix:" + kind + ":" + value
 }
 
-// member encodes an id as an index member.
+// member encodes an id as an index member: 4 bytes, big-endian (member_of in
+// lua/lib.lua, where the scripts build members).
 func member(id int) string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(id))
 	return string(b[:])
+}
+
+// idOf decodes an index member (id_of in lua/lib.lua); -1 when it is not one.
+func idOf(m string) int {
+	if len(m) != 4 {
+		return -1
+	}
+	return int(binary.BigEndian.Uint32([]byte(m)))
 }
 
 // indexKeys lists every creation-ordered index the record belongs to.

@@ -10,35 +10,6 @@ import (
 	"connectsession/graph/model"
 )
 
-// manyScript resolves ids to records on a single server in one round trip: each id's
-// tenant from its pointer bucket, then the record under that tenant.
-//
-//	KEYS[i]     the pointer bucket of the i-th id
-//	ARGV[1]     the key prefix
-//	ARGV[i+1]   the i-th id
-//
-// It returns a tenant tag and a record per id, or two nils. The record key is built as
-// keys.recordOfTag builds it.
-var manyScript = redis.NewScript(`
-local out = {}
-for i = 1, #KEYS do
-  local id = ARGV[i + 1]
-  local tag = redis.call('HGET', KEYS[i], id)
-  local rec = false
-  if tag then
-    rec = redis.call('GET', ARGV[1] .. ':{' .. tag .. '}:s:' .. id)
-  end
-  if rec then
-    out[2 * i - 1] = tag
-    out[2 * i] = rec
-  else
-    out[2 * i - 1] = false
-    out[2 * i] = false
-  end
-end
-return out
-`)
-
 // GetMany returns the sessions with the given ids, whichever tenants they belong to, in
 // input order, with nil where there is none. On a single server it costs one round trip
 // (a script follows the id pointers); on a cluster, where pointers and records live in
@@ -80,14 +51,11 @@ func (s *Store) GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession
 }
 
 func (s *Store) getManyScripted(ctx context.Context, ids []int) (tags, records []any, err error) {
-	keys := make([]string, len(ids))
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, s.k.prefix)
+	c := &manyCall{buckets: make([]string, len(ids)), prefix: s.k.prefix, ids: ids}
 	for i, id := range ids {
-		keys[i] = s.k.idBucket(id)
-		args = append(args, strconv.Itoa(id))
+		c.buckets[i] = s.k.idBucket(id)
 	}
-	res, err := manyScript.Run(ctx, s.rdb, keys, args...).Slice()
+	res, err := c.run(ctx, s.rdb).Slice()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, storeErr("get many", err)
 	}

@@ -45,35 +45,11 @@ func pick(upper bool, bs ...bound) bound {
 	return out
 }
 
-func (b bound) args() []any {
-	if !b.set {
-		return []any{"", "", ""}
-	}
-	inc := "0"
-	if b.inclusive {
-		inc = "1"
-	}
-	return []any{strconv.FormatInt(b.ms, 10), strconv.FormatInt(b.id, 10), inc}
-}
-
 // window is a run of the index walked from one end.
 type window struct {
 	top    bool
 	limit  int
 	lo, hi bound
-}
-
-func (w *window) args() []any {
-	if w == nil {
-		return []any{"", "", "", "", "", "", "", ""}
-	}
-	take := "bottom"
-	if w.top {
-		take = "top"
-	}
-	out := []any{take, w.limit}
-	out = append(out, w.lo.args()...)
-	return append(out, w.hi.args()...)
 }
 
 // ceilMillis rounds t up to a whole millisecond, the resolution of stored times.
@@ -162,23 +138,22 @@ func (s *Store) List(ctx context.Context, t model.Tenant, q model.ListQuery) (*m
 		other = &window{top: true, limit: 1, lo: rangeLo, hi: pick(true, rangeHi, inclusive(before))}
 	}
 
-	args := []any{s.k.recordPrefix(t)}
-	args = append(args, page.args()...)
-	args = append(args, other.args()...)
-	if q.WantCount {
-		args = append(args, countMin, countMax)
-	} else {
-		args = append(args, "", "")
+	if !q.WantCount {
+		countMin, countMax = "", ""
 	}
-	args = append(args, s.k.tenantBase(t), s.scanLimit)
-	res, err := pageScript.Run(ctx, s.rdb, append(s.filterKeys(t, q.Filter), s.k.guard(t)), args...).Slice()
+	c := &pageCall{
+		indexes: s.filterKeys(t, q.Filter), guard: s.k.guard(t), recordPrefix: s.k.recordPrefix(t),
+		page: page, other: other, countMin: countMin, countMax: countMax,
+		base: s.k.tenantBase(t), budget: s.scanLimit,
+	}
+	res, err := c.run(ctx, s.rdb).Slice()
 	if err != nil {
 		return nil, storeErr("page", err)
 	}
 	return s.buildPage(t, res, fromEnd, other != nil)
 }
 
-// pageHead is what pageScript answers before the records.
+// pageHead is what lua/page.lua answers before the records.
 type pageHead struct {
 	more, other, count, examined, cut, lastMs, lastID, exact int64
 }

@@ -1,250 +1,229 @@
 package cache
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+	"embed"
+	"strconv"
+	"strings"
+	"text/template"
 
-// writeScript applies one session write atomically: it compares the stored record with
-// the value the caller read (compare-and-set), replaces or deletes it, moves the record's
-// index entries, and publishes the event, all in one step so that no reader ever sees a
-// record without its index entries or the reverse, and events leave in write order.
+	"github.com/redis/go-redis/v9"
+)
+
+// The store's Redis scripts are the .lua files in lua/, one per operation, each opening
+// with a table of the KEYS and ARGV it takes. lua/lib.lua (the index layout, the member
+// and varint encodings) is prepended to every script that touches an index, so that each
+// operation stays one script, run with EVALSHA. Go calls each one through a call struct
+// (writeCall, pageCall, createCall, ixCall, manyCall) whose args method lays out ARGV in
+// the order the file's table gives.
 //
-//	KEYS[1]            record key
-//	KEYS[2 .. r+1]     indexes the record leaves (their plain keys, see keys)
-//	KEYS[r+2 .. n-1]   indexes the record joins
-//	KEYS[n]            the tenant's guard key (keys.guard)
-//	ARGV[1]            expected current value ("" = the record must not exist)
-//	ARGV[2]            new value ("" = delete the record)
-//	ARGV[3]            index member
-//	ARGV[4]            r
-//	ARGV[5], ARGV[6]   event channel ("" = none) and message
-//	ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
-//	                   channel carries the tenant's hash tag, so it is in the keys' slot)
-//	ARGV[8]            tenant base (every index key starts with it)
-//	ARGV[9 ..]         one score per index, in KEYS order: the entry's current score for
-//	                   a left index (a chunked index locates the entry by it), the new
-//	                   score for a joined one
-//
-// It returns 1 when applied and 0 when the record changed since it was read.
-var writeScript = redis.NewScript(ixLua + `
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == '' then
-  if cur then return 0 end
-elseif cur ~= ARGV[1] then
-  return 0
-end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[2] ~= cur then
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-local r = tonumber(ARGV[4])
-for i = 2, r + 1 do
-  ix_rem(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
-end
-for i = r + 2, #KEYS - 1 do
-  ix_add(ix_open(ARGV[8], KEYS[i]), ARGV[i + 7], ARGV[3])
-end
-if ARGV[5] ~= '' then
-  redis.call(ARGV[7], ARGV[5], ARGV[6])
-end
-return 1
-`)
+//go:embed lua/*.lua
+var luaFiles embed.FS
 
-// pageScript reads one page of a tenant's sessions in one round trip.
-//
-// The indexes in KEYS (all but the last, the tenant's guard key) are intersected (the
-// smallest one is walked, membership in the others checked by the walked entry's score,
-// createdAt in every creation index), so a page filtered on one field walks only that
-// field's index. A window is a range of the walk in index order (createdAt, then id) plus
-// a direction:
-//
-//	take ("top" walks from the highest entry down, "bottom" from the lowest up; "" = no window)
-//	limit
-//	lower bound: score ("" = none), id, inclusive ("1"/"0")
-//	upper bound: score ("" = none), id, inclusive
-//
-//	ARGV[1]        record key prefix (the id is appended)
-//	ARGV[2 .. 9]   the page window
-//	ARGV[10 .. 17] a second window, only tested for being non-empty
-//	ARGV[18 .. 19] score range to count ("" = do not count)
-//	ARGV[20]       tenant base (every index key starts with it)
-//	ARGV[21]       the work budget: most units of work the call may spend (see below)
-//
-// A chunked index is walked chunk by chunk from the chunk holding the window's bound in
-// walking direction (found with one ZREVRANGEBYLEX on its directory), so a page costs
-// O(log N + page) in either form.
-//
-// Work budget. Combined filters that rarely match together would otherwise make a page,
-// and above all a count, walk a whole index while Redis serves nobody else. Every entry
-// of the walked index that lies in a window costs one unit, and every membership look-up
-// in another index one more; counting one chunk whole costs IX_CHUNK_COST. The call
-// spends at most ARGV[21] units in all (entries outside a window, which only share the
-// bound's millisecond, are skipped uncharged). The page walk may use all of it less a
-// reserve for what else was asked (an eighth for the second window, half for a count
-// that has to walk), and leaves what it does not use to them. When a walk stops for the
-// budget it says so, with the last entry it examined in full, so that the caller can
-// continue from there: every entry up to it has been decided.
-//
-// It returns {more, other, count, examined, cut, last ms, last id, exact, record...}: more
-// is 1 when the page window holds more than limit entries or its walk stopped for the
-// budget (cut is 1 then, and last ms/id name the last entry it examined, or are -1); other
-// is 1/0 for the second window (1 also when its walk stopped for the budget; -1 when not
-// asked); count is the number of entries in the counted range (-1 when not asked), exact
-// 0 when the budget ran out first (count is then the matches found so far); examined is
-// the units spent.
-var pageScript = redis.NewScript(ixLua + `
-local function window(i)
-  if ARGV[i] == '' then return nil end
-  local w = {top = ARGV[i] == 'top', limit = tonumber(ARGV[i + 1])}
-  if ARGV[i + 2] ~= '' then
-    w.lo = {tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), ARGV[i + 4] == '1', ARGV[i + 2]}
-  end
-  if ARGV[i + 5] ~= '' then
-    w.hi = {tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7] == '1', ARGV[i + 5]}
-  end
-  return w
-end
+// luaConstants are the Go constants the Lua sources use ({{.ChunkSize}} in a .lua file),
+// filled in once when the package loads, so that no constant is written in both.
+var luaConstants = struct{ ChunkSize, ChunkCountCost, MaxID int }{
+	ChunkSize:      chunkSize,
+	ChunkCountCost: chunkCountCost,
+	MaxID:          maxID,
+}
 
-local function within(w, s, id)
-  local b = w.lo
-  if b and (s < b[1] or (s == b[1] and (id < b[2] or (id == b[2] and not b[3])))) then
-    return false
-  end
-  b = w.hi
-  if b and (s > b[1] or (s == b[1] and (id > b[2] or (id == b[2] and not b[3])))) then
-    return false
-  end
-  return true
-end
+var (
+	writeScript  = newScript("lib.lua", "write.lua")
+	pageScript   = newScript("lib.lua", "page.lua")
+	createScript = newScript("lib.lua", "create.lua")
+	ixScript     = newScript("lib.lua", "index.lua")
+	manyScript   = newScript("many.lua")
+)
 
--- the id as a 4-byte member, for locating a window bound's chunk (ids past 2^32 do not
--- occur; a bound id is clamped into range)
-local function member_of(id)
-  if id < 0 then id = 0 end
-  if id > 4294967295 then id = 4294967295 end
-  return string.char(math.floor(id / 16777216) % 256, math.floor(id / 65536) % 256, math.floor(id / 256) % 256, id % 256)
-end
+func newScript(files ...string) *redis.Script { return redis.NewScript(luaSource(files...)) }
 
-local base = ARGV[20]
-local budget = tonumber(ARGV[21])
-local examined = 0
-local ixs = {}
-for i = 1, #KEYS - 1 do ixs[i] = ix_open(base, KEYS[i]) end
-if #ixs > 1 then
-  local best, size = 1, ix_size(ixs[1])
-  for i = 2, #ixs do
-    local n = ix_size(ixs[i])
-    if n < size then best, size = i, n end
-  end
-  ixs[1], ixs[best] = ixs[best], ixs[1]
-end
+// luaSource is the named files of lua/, joined in order, with the constants filled in.
+// It panics on a missing file or a bad template: both are caught by any test.
+func luaSource(files ...string) string {
+	var b strings.Builder
+	for _, f := range files {
+		text, err := luaFiles.ReadFile("lua/" + f)
+		if err != nil {
+			panic("cache: " + err.Error())
+		}
+		t := template.Must(template.New(f).Option("missingkey=error").Parse(string(text)))
+		if err := t.Execute(&b, luaConstants); err != nil {
+			panic("cache: " + f + ": " + err.Error())
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
 
--- walk calls visit(id) for every entry of the window that is in every index, in the
--- window's order, until visit returns false or the walk would spend more than allow
--- units. It returns whether it stopped for the budget, and the score and id of the last
--- entry it examined in full (nil when none).
-local function walk(w, batch, allow, visit)
-  local lo, hi = '-inf', '+inf'
-  if w.lo then lo = w.lo[4] end
-  if w.hi then hi = w.hi[4] end
-  local from = nil
-  local b = w.lo
-  if w.top then b = w.hi end
-  if b then from = {b[1], member_of(b[2])} end
-  -- No need to read far past what the budget lets the walk examine.
-  batch = math.max(1, math.min(batch, allow + 1))
-  local used, cut, ls, lid = 0, false, nil, nil
-  ix_walk(ixs[1], w.top, lo, hi, from, batch, function(s, m)
-    local id = ix_id(m)
-    if not within(w, s, id) then return true end
-    -- Only an entry that can be examined in full (its look-ups in every other index)
-    -- is taken, so that every entry up to the last one examined is decided.
-    if used + #ixs > allow then
-      cut = true
-      return false
-    end
-    used = used + 1
-    local hit = true
-    for i = 2, #ixs do
-      used = used + 1
-      if not ix_has(ixs[i], s, m) then
-        hit = false
-        break
-      end
-    end
-    ls, lid = s, id
-    if hit then return visit(id) end
-    return true
-  end)
-  examined = examined + used
-  return cut, ls, lid
-end
+// writeCall is one run of lua/write.lua: a compare-and-set write of a record with its
+// index entries and event.
+type writeCall struct {
+	record      string   // the record key
+	leave, join []string // the indexes the record leaves and joins (plain keys)
+	guard       string   // the tenant's guard key
+	expected    string   // the value read ("" = the record must not exist)
+	next        string   // the new value ("" = delete the record)
+	member      string   // the record's index member
+	channel     string   // event channel ("" = publish nothing)
+	event       string   // event message
+	publish     string   // PUBLISH, or SPUBLISH on a cluster
+	base        string   // tenant base
+	scores      []int64  // one per index of leave, then of join
+}
 
-local function batch_for(limit)
-  if #ixs > 1 then return math.max(limit + 2, 64) end
-  return limit + 2
-end
+func (c *writeCall) keys() []string {
+	keys := make([]string, 0, 2+len(c.leave)+len(c.join))
+	keys = append(keys, c.record)
+	keys = append(keys, c.leave...)
+	keys = append(keys, c.join...)
+	return append(keys, c.guard)
+}
 
--- What the page walk leaves for the other parts: a count that walks (combined filters,
--- or a createdAt range over a chunked index) and the second window.
-local count_reserve = 0
-if ARGV[18] ~= '' and (#ixs > 1 or ((ARGV[18] ~= '-inf' or ARGV[19] ~= '+inf') and ix_chunked(ixs[1]))) then
-  count_reserve = math.floor(budget / 2)
-end
-local o = window(10)
-local other_reserve = 0
-if o then other_reserve = math.floor(budget / 8) end
+func (c *writeCall) args() []any {
+	args := make([]any, 0, 8+len(c.scores))
+	args = append(args, c.expected, c.next, c.member, len(c.leave), c.channel, c.event, c.publish, c.base)
+	for _, sc := range c.scores {
+		args = append(args, sc)
+	}
+	return args
+}
 
-local page = {}
-local more = 0
-local w = window(2)
-local cut, last_s, last_id = walk(w, batch_for(w.limit + 1), math.max(budget - count_reserve - other_reserve, #ixs), function(id)
-  if #page >= w.limit then
-    more = 1
-    return false
-  end
-  page[#page + 1] = id
-  return true
-end)
-if cut then more = 1 end
+// run returns 1 when the write was applied, 0 when the record changed since it was read.
+func (c *writeCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	return writeScript.Run(ctx, rdb, c.keys(), c.args()...)
+}
 
-local other = -1
-if o then
-  other = 0
-  local ocut = walk(o, batch_for(1), math.max(budget - examined - count_reserve, 0), function(id)
-    other = 1
-    return false
-  end)
-  if ocut then other = 1 end
-end
+// pageCall is one run of lua/page.lua: a page of the intersection of indexes.
+type pageCall struct {
+	indexes            []string // the indexes to intersect (plain keys)
+	guard              string   // the tenant's guard key
+	recordPrefix       string   // record key without the id
+	page               *window
+	other              *window // only tested for being non-empty; nil = not asked
+	countMin, countMax string  // score range to count; "" = do not count
+	base               string  // tenant base
+	budget             int     // the most units of work the call may spend
+}
 
-local count, exact = -1, 1
-if ARGV[18] ~= '' then
-  local allow = math.max(budget - examined, 0)
-  if #ixs == 1 then
-    local used, complete
-    count, used, complete = ix_count(ixs[1], ARGV[18], ARGV[19], allow)
-    examined = examined + used
-    if not complete then exact = 0 end
-  else
-    count = 0
-    local c = {top = false, limit = 0,
-      lo = {tonumber(ARGV[18]) or -math.huge, 0, true, ARGV[18]},
-      hi = {tonumber(ARGV[19]) or math.huge, math.huge, true, ARGV[19]}}
-    if ARGV[18] == '-inf' then c.lo = nil end
-    if ARGV[19] == '+inf' then c.hi = nil end
-    if walk(c, 256, allow, function(id)
-      count = count + 1
-      return true
-    end) then
-      exact = 0
-    end
-  end
-end
+func (c *pageCall) args() []any {
+	args := make([]any, 0, 21)
+	args = append(args, c.recordPrefix)
+	args = c.page.appendArgs(args)
+	args = c.other.appendArgs(args)
+	return append(args, c.countMin, c.countMax, c.base, c.budget)
+}
 
-local out = {more, other, count, examined, cut and 1 or 0, last_s or -1, last_id or -1, exact}
-for i = 1, #page do
-  local rec = redis.call('GET', ARGV[1] .. tostring(page[i]))
-  if rec then out[#out + 1] = rec end
-end
-return out
-`)
+func (c *pageCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	return pageScript.Run(ctx, rdb, append(c.indexes, c.guard), c.args()...)
+}
+
+// appendArgs appends the window's eight arguments (all "" for a nil window).
+func (w *window) appendArgs(args []any) []any {
+	if w == nil {
+		return append(args, "", "", "", "", "", "", "", "")
+	}
+	take := "bottom"
+	if w.top {
+		take = "top"
+	}
+	args = append(args, take, w.limit)
+	args = w.lo.appendArgs(args)
+	return w.hi.appendArgs(args)
+}
+
+// appendArgs appends the bound's three arguments: score, id, inclusive ("" when unset).
+func (b bound) appendArgs(args []any) []any {
+	if !b.set {
+		return append(args, "", "", "")
+	}
+	inc := "0"
+	if b.inclusive {
+		inc = "1"
+	}
+	return append(args, strconv.FormatInt(b.ms, 10), strconv.FormatInt(b.id, 10), inc)
+}
+
+// createCall is one run of lua/create.lua: a whole create on a single server.
+type createCall struct {
+	seq, tenants string   // the id sequence and tenant registry keys
+	indexes      []string // the indexes the record joins (plain keys)
+	recordPrefix string   // record key without the id
+	bucketPrefix string   // id bucket key without the bucket number
+	bucketSize   int
+	tag          string // tenant tag
+	recordHead   string // the encoded record before its id
+	recordTail   string // and after it
+	binaryID     bool   // the record writes its id as a uvarint, else in decimal
+	channel      string // event channel ("" = publish nothing)
+	eventAt      int64  // event time (ms)
+	eventTail    string // the event's JSON record after its id
+	base         string // tenant base
+	tokenKey     string // the token pointer's key
+	tokenTTL     int64  // its lifetime (ms)
+	scores       []int64
+}
+
+func (c *createCall) keys() []string {
+	keys := make([]string, 0, 2+len(c.indexes))
+	keys = append(keys, c.seq, c.tenants)
+	return append(keys, c.indexes...)
+}
+
+func (c *createCall) args() []any {
+	idForm := ""
+	if c.binaryID {
+		idForm = "b"
+	}
+	args := make([]any, 0, 13+len(c.scores))
+	args = append(args, c.recordPrefix, c.bucketPrefix, c.bucketSize, c.tag, c.recordHead,
+		c.channel, c.eventAt, c.base, c.tokenKey, c.tokenTTL, c.recordTail, idForm, c.eventTail)
+	for _, sc := range c.scores {
+		args = append(args, sc)
+	}
+	return args
+}
+
+// run returns the new id.
+func (c *createCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	return createScript.Run(ctx, rdb, c.keys(), c.args()...)
+}
+
+// ixCall is one run of lua/index.lua: one operation on one index.
+type ixCall struct {
+	index, guard, base string
+	op                 string // "add", "rem", "rebuild" or "range"
+	score              int64  // add, rem: the entry's score; range: the bound below
+	arg                any    // add, rem: the member; range: how many entries
+}
+
+func (c *ixCall) args() []any {
+	if c.op == "rebuild" {
+		return []any{c.base, c.op}
+	}
+	return []any{c.base, c.op, c.score, c.arg}
+}
+
+func (c *ixCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	return ixScript.Run(ctx, rdb, []string{c.index, c.guard}, c.args()...)
+}
+
+// manyCall is one run of lua/many.lua: records by id, whichever their tenants.
+type manyCall struct {
+	buckets []string // each id's pointer bucket
+	prefix  string   // the key prefix
+	ids     []int
+}
+
+func (c *manyCall) args() []any {
+	args := make([]any, 0, len(c.ids)+1)
+	args = append(args, c.prefix)
+	for _, id := range c.ids {
+		args = append(args, strconv.Itoa(id))
+	}
+	return args
+}
+
+func (c *manyCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	return manyScript.Run(ctx, rdb, c.buckets, c.args()...)
+}

@@ -27,7 +27,7 @@ type Options struct {
 	// one (record_bin.go). Both are always read; set it while instances of a version
 	// that reads only JSON still run against the same Redis.
 	JSONRecords bool
-	// PageScanLimit is the work budget of one page call (see pageScript): the most index
+	// PageScanLimit is the work budget of one page call (see lua/page.lua): the most index
 	// entries it examines, across the page, the look-up on the cursor's other side and
 	// the count (default DefaultPageScanLimit; at least MinPageScanLimit).
 	PageScanLimit int

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -40,7 +39,7 @@ func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.Connect
 func (s *Store) Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
 	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
 	if !s.sharded {
-		// One server: the whole create is one script (see createScript).
+		// One server: the whole create is one script (see lua/create.lua).
 		return s.createScripted(ctx, t, in)
 	}
 	return s.createSteps(ctx, t, in)
@@ -53,7 +52,7 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 	if err != nil {
 		return nil, "", storeErr("next id", err)
 	}
-	if id64 > math.MaxInt32 {
+	if id64 > maxID {
 		return nil, "", fmt.Errorf("cache: id sequence exhausted at %d", id64)
 	}
 	id := int(id64)
@@ -72,7 +71,8 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 	}
 
 	join, scores := s.createIndexes(t, r)
-	ok, err := s.apply(ctx, t, id, "", s.encode(r), nil, join, scores, encodeEvent(eventCreated, id, now, r))
+	ok, err := s.apply(ctx, t, id, change{next: s.encode(r), join: join, scores: scores,
+		event: encodeEvent(eventCreated, id, now, r)})
 	if err != nil {
 		return nil, "", err
 	}
@@ -134,37 +134,42 @@ func (s *Store) createIndexes(t model.Tenant, r *record) ([]string, []int64) {
 	return join, scores
 }
 
-// apply runs writeScript. scores holds one score per index of leave, then of join.
-func (s *Store) apply(ctx context.Context, t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) (bool, error) {
-	keys, args := s.writeArgs(t, id, expected, next, leave, join, scores, event)
-	n, err := writeScript.Run(ctx, s.rdb, keys, args...).Int()
+// apply writes a record with compare-and-set (lua/write.lua). It reports false when the
+// record changed since it was read.
+func (s *Store) apply(ctx context.Context, t model.Tenant, id int, ch change) (bool, error) {
+	c := s.writeCall(t, id, ch)
+	n, err := c.run(ctx, s.rdb).Int()
 	if err != nil {
 		return false, storeErr("write", err)
 	}
 	return n == 1, nil
 }
 
-// writeArgs lays out writeScript's keys and arguments.
-func (s *Store) writeArgs(t model.Tenant, id int, expected, next string, leave, join []string, scores []int64, event string) ([]string, []any) {
-	keys := make([]string, 0, 2+len(leave)+len(join))
-	keys = append(keys, s.k.record(t, id))
-	keys = append(keys, leave...)
-	keys = append(keys, join...)
-	keys = append(keys, s.k.guard(t))
-	args := make([]any, 0, 8+len(scores))
+// change is one write of a record, as apply and writeCall take it.
+type change struct {
+	expected    string   // the value read ("" = the record must not exist)
+	next        string   // the new value ("" = delete the record)
+	leave, join []string // the indexes the record leaves and joins
+	scores      []int64  // one per index of leave, then of join
+	event       string   // the event message ("" = none)
+}
+
+// writeCall lays out a change of record id for lua/write.lua.
+func (s *Store) writeCall(t model.Tenant, id int, ch change) *writeCall {
 	channel := ""
-	if event != "" {
+	if ch.event != "" {
 		channel = s.k.events(t)
 	}
 	publish := "PUBLISH"
 	if s.sharded {
 		publish = "SPUBLISH"
 	}
-	args = append(args, expected, next, member(id), len(leave), channel, event, publish, s.k.tenantBase(t))
-	for _, sc := range scores {
-		args = append(args, sc)
+	return &writeCall{
+		record: s.k.record(t, id), leave: ch.leave, join: ch.join, guard: s.k.guard(t),
+		expected: ch.expected, next: ch.next, member: member(id),
+		channel: channel, event: ch.event, publish: publish,
+		base: s.k.tenantBase(t), scores: ch.scores,
 	}
-	return keys, args
 }
 
 // mutation computes a record's next state from its current one at now; a nil result
@@ -209,7 +214,8 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 		if event != "" {
 			msg = encodeEvent(event, id, now, next)
 		}
-		ok, err := s.apply(ctx, t, id, raw, encoded, leave, join, scores, msg)
+		ok, err := s.apply(ctx, t, id, change{expected: raw, next: encoded, leave: leave, join: join,
+			scores: scores, event: msg})
 		if err != nil {
 			return nil, nil, err
 		}

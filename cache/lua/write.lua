@@ -1,0 +1,56 @@
+-- write.lua applies one session write atomically: it compares the stored record with the
+-- value the caller read (compare-and-set), replaces or deletes it, moves the record's
+-- index entries, and publishes the event, all in one step so that no reader ever sees a
+-- record without its index entries or the reverse, and events leave in write order.
+-- Go: writeCall (write.go).
+--
+--   KEYS[1]            record key
+--   KEYS[2 .. r+1]     indexes the record leaves (their plain keys, see keys.go)
+--   KEYS[r+2 .. n-1]   indexes the record joins
+--   KEYS[n]            the tenant's guard key (keys.guard), only declared
+--   ARGV[1]            expected current value ("" = the record must not exist)
+--   ARGV[2]            new value ("" = delete the record)
+--   ARGV[3]            index member
+--   ARGV[4]            r, the number of indexes left
+--   ARGV[5], ARGV[6]   event channel ("" = none) and message
+--   ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
+--                      channel carries the tenant's hash tag, so it is in the keys' slot)
+--   ARGV[8]            tenant base (every index key starts with it)
+--   ARGV[9 ..]         one score per index, in KEYS order: the entry's current score for
+--                      a left index (a chunked index locates the entry by it), the new
+--                      score for a joined one
+--
+-- It returns 1 when applied and 0 when the record changed since it was read.
+
+local record_key = KEYS[1]
+local expected = ARGV[1]
+local value = ARGV[2]
+local m = ARGV[3]
+local leaving = tonumber(ARGV[4])
+local channel, message = ARGV[5], ARGV[6]
+local publish = ARGV[7]
+local base = ARGV[8]
+-- KEYS[i] (an index) has its score in ARGV[i + SCORES].
+local SCORES = 7
+
+local cur = redis.call('GET', record_key)
+if expected == '' then
+  if cur then return 0 end
+elseif cur ~= expected then
+  return 0
+end
+if value == '' then
+  redis.call('DEL', record_key)
+elseif value ~= cur then
+  redis.call('SET', record_key, value)
+end
+for i = 2, leaving + 1 do
+  ix_rem(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
+end
+for i = leaving + 2, #KEYS - 1 do
+  ix_add(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
+end
+if channel ~= '' then
+  redis.call(publish, channel, message)
+end
+return 1
