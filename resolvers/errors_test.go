@@ -91,7 +91,7 @@ func (f failingStore) Authenticate(context.Context, string) (*model.ConnectSessi
 	return nil, f.err
 }
 
-func (f failingStore) Update(context.Context, *model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
+func (f failingStore) Update(context.Context, *model.SessionUpdate) (*model.ConnectSession, error) {
 	return nil, f.err
 }
 
