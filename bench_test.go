@@ -125,7 +125,10 @@ func BenchmarkPointRead(b *testing.B) {
 		serveBench(b, svc.handler, issueBenchKey(b, svc), body)
 	})
 	b.Run("noauth", func(b *testing.B) {
-		open := resolvers.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+		open, err := resolvers.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		serveBench(b, open, "", body)
 	})
 	b.Run("apikey-ratelimited", func(b *testing.B) {

@@ -272,7 +272,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		_, err := authz.Caller(ctx)
 		return err == nil
 	}}
-	gql := resolvers.NewHandler(res, resolvers.HandlerOptions{
+	gql, err := resolvers.NewHandler(res, resolvers.HandlerOptions{
 		Logger: log,
 		WebSocketInit: func(ctx context.Context, payload map[string]any) (context.Context, error) {
 			ctx, err := auth.FromInitPayload(ctx, payload)
@@ -302,6 +302,9 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 			SocketClosed:        m.socketClosed,
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
 	m.watchStreams(gate)
 	page := newPlayground(cfg)
 	h, err := tr.instrument(routes(cfg, gate.limit(gql), store, page, m.handler(), log), rdb)

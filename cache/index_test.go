@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/graph/model"
@@ -280,8 +279,8 @@ func TestRetentionEmptiesChunks(t *testing.T) {
 		b.store.retention = time.Hour
 		tn := model.Tenant{OrganizationID: 5, ProjectID: "retention"}
 		keep, _ := mustCreate(t, b, createIn(tn, "keep"))
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: tn.OrganizationID, ProjectID: tn.ProjectID,
-			ID: keep.ID, ExpiresIn: graphql.OmittableOf(ptr(model.MaxExpiresIn))}); err != nil {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: tn.OrganizationID, ProjectID: tn.ProjectID,
+			ID: keep.ID, ExpiresIn: model.Set(ptr(model.MaxExpiresIn))}); err != nil {
 			t.Fatal(err)
 		}
 		before := dumpKeys(t, b)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/graph/model"
@@ -195,8 +194,8 @@ func testSlotMigration(t *testing.T, sessions int) {
 	}
 	for i, id := range part(0, 3) {
 		name := fmt.Sprintf("renamed %d", i)
-		_, err := s.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: ten.ProjectID, ID: id,
-			OriginOwnerName: graphql.OmittableOf(&name), Categories: graphql.OmittableOf([]model.Category{model.CategoryCRM})})
+		_, err := s.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: ten.ProjectID, ID: id,
+			OriginOwnerName: model.Set(&name), Categories: model.Set([]model.Category{model.CategoryCRM})})
 		if check("update", err) {
 			renamed[id] = name
 			done++
@@ -208,8 +207,8 @@ func testSlotMigration(t *testing.T, sessions int) {
 	expires := 7200
 	extended := map[int]bool{}
 	for _, id := range part(3, 5) {
-		_, err := s.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: ten.ProjectID, ID: id,
-			ExpiresIn: graphql.OmittableOf(&expires)})
+		_, err := s.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: ten.ProjectID, ID: id,
+			ExpiresIn: model.Set(&expires)})
 		if check("update expiry", err) {
 			extended[id] = true
 		}

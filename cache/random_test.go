@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"connectsession/graph/model"
 )
 
@@ -36,9 +34,9 @@ func TestIndexesUnderRandomWrites(t *testing.T) {
 				live = append(live, s)
 			case r < 8:
 				i := rng.IntN(len(live))
-				up := &model.UpdateConnectSessionInput{OrganizationID: tn.OrganizationID, ProjectID: tn.ProjectID, ID: live[i].ID,
-					Provider:   graphql.OmittableOf(ptr(providers[rng.IntN(len(providers))])),
-					Categories: graphql.OmittableOf([]model.Category{cats[rng.IntN(len(cats))]})}
+				up := &model.SessionUpdate{OrganizationID: tn.OrganizationID, ProjectID: tn.ProjectID, ID: live[i].ID,
+					Provider:   model.Set(ptr(providers[rng.IntN(len(providers))])),
+					Categories: model.Set([]model.Category{cats[rng.IntN(len(cats))]})}
 				s, err := b.store.Update(ctx, up)
 				if err != nil {
 					t.Fatal(err)

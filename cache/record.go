@@ -86,9 +86,6 @@ func decodeRecord(s string) (*record, error) {
 	if len(s) > 0 && s[0] == recordVersion {
 		return decodeBinary(s)
 	}
-	if r, ok := decodeRecordFast(s); ok {
-		return r, nil
-	}
 	var r record
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return nil, fmt.Errorf("cache: decode record: %w", err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"connectsession/graph/model"
 )
 
@@ -153,8 +151,8 @@ func TestJSONRecordsOption(t *testing.T) {
 		if err != nil || *got.Label != "first" || len(got.Categories) != 2 || got.Categories[0] != model.CategoryHRIS {
 			t.Fatalf("binary store reads the JSON record: %+v %v", got, err)
 		}
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: demo.OrganizationID,
-			ProjectID: demo.ProjectID, ID: created.ID, Label: graphql.OmittableOf(ptr("second"))}); err != nil {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: demo.OrganizationID,
+			ProjectID: demo.ProjectID, ID: created.ID, Label: model.Set(ptr("second"))}); err != nil {
 			t.Fatal(err)
 		}
 		if raw()[0] != recordVersion {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"connectsession/graph/model"
 )
 
@@ -40,8 +38,8 @@ func TestRetentionWorksOffBacklogAndLeavesNothing(t *testing.T) {
 		}
 		// The long-lived session stays: its expiry moves past the sweep (while it is still
 		// live: an expired session's expiry cannot move).
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: keep.ID,
-			ExpiresIn: graphql.OmittableOf(ptr(model.MaxExpiresIn))}); err != nil {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: "demo", ID: keep.ID,
+			ExpiresIn: model.Set(ptr(model.MaxExpiresIn))}); err != nil {
 			t.Fatal(err)
 		}
 		b.clock.Advance(2 * time.Hour)

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"connectsession/graph/model"
 )
 
@@ -19,13 +17,13 @@ func TestUpdateNeverRevivesToken(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
 		extend := func(id int) error {
-			_, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: demo.OrganizationID,
-				ProjectID: demo.ProjectID, ID: id, ExpiresIn: graphql.OmittableOf(ptr(model.MaxExpiresIn))})
+			_, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: demo.OrganizationID,
+				ProjectID: demo.ProjectID, ID: id, ExpiresIn: model.Set(ptr(model.MaxExpiresIn))})
 			return err
 		}
 		relabel := func(id int) error {
-			_, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: demo.OrganizationID,
-				ProjectID: demo.ProjectID, ID: id, Label: graphql.OmittableOf(ptr("kept"))})
+			_, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: demo.OrganizationID,
+				ProjectID: demo.ProjectID, ID: id, Label: model.Set(ptr("kept"))})
 			return err
 		}
 		kill := []struct {
@@ -99,8 +97,8 @@ func TestUpdateMovesLiveTokenPointer(t *testing.T) {
 		in.ExpiresIn = ptr(60)
 		s, token := mustCreate(t, b, in)
 		b.clock.Advance(30 * time.Second)
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: demo.OrganizationID,
-			ProjectID: demo.ProjectID, ID: s.ID, ExpiresIn: graphql.OmittableOf(ptr(3600))}); err != nil {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: demo.OrganizationID,
+			ProjectID: demo.ProjectID, ID: s.ID, ExpiresIn: model.Set(ptr(3600))}); err != nil {
 			t.Fatal(err)
 		}
 		if ttl := b.rdb.PTTL(ctx, b.store.k.token(tokenHash(t, token))).Val(); ttl < 3500*time.Second {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"connectsession/graph/model"
 )
 
@@ -209,8 +207,8 @@ func TestAuthenticateOldFormToken(t *testing.T) {
 		if err != nil || got.ID != created.ID {
 			t.Fatalf("old-form token: %v %v", got, err)
 		}
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID,
-			ExpiresIn: graphql.OmittableOf(ptr(3600))}); err != nil {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: "demo", ID: created.ID,
+			ExpiresIn: model.Set(ptr(3600))}); err != nil {
 			t.Fatal(err)
 		}
 		if ttl := b.rdb.TTL(ctx, ptrKey).Val(); ttl < 3500*time.Second {
@@ -253,7 +251,7 @@ func TestRevoke(t *testing.T) {
 			t.Errorf("revoke from another project: got %v, want ErrNotFound", err)
 		}
 		// An update cannot revive a revoked token: a new expiry is refused.
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID, ExpiresIn: graphql.OmittableOf(ptr(3600))}); !errors.Is(err, model.ErrInvalid) {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: "demo", ID: created.ID, ExpiresIn: model.Set(ptr(3600))}); !errors.Is(err, model.ErrInvalid) {
 			t.Fatalf("update expiry of a revoked session: got %v, want ErrInvalid", err)
 		}
 		if _, err := b.store.Authenticate(ctx, token); !errors.Is(err, model.ErrUnauthenticated) {
@@ -274,14 +272,14 @@ func TestUpdate(t *testing.T) {
 		created, token := mustCreate(t, b, in)
 		b.clock.Advance(5 * time.Second)
 
-		got, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{
+		got, err := b.store.Update(ctx, &model.SessionUpdate{
 			OrganizationID: 1, ProjectID: "demo", ID: created.ID,
-			OriginOwnerName: graphql.OmittableOf(ptr("Acme Inc")),
-			Provider:        graphql.OmittableOf(ptr("bamboohr")),
-			Categories:      graphql.OmittableOf([]model.Category{model.CategoryATS, model.CategoryCRM}),
-			AccountID:       graphql.OmittableOf[*string](nil),
-			Metadata:        graphql.OmittableOf[model.JSON](nil),
-			ExpiresIn:       graphql.OmittableOf(ptr(7200)),
+			OriginOwnerName: model.Set(ptr("Acme Inc")),
+			Provider:        model.Set(ptr("bamboohr")),
+			Categories:      model.Set([]model.Category{model.CategoryATS, model.CategoryCRM}),
+			AccountID:       model.Set[*string](nil),
+			Metadata:        model.Set[model.JSON](nil),
+			ExpiresIn:       model.Set(ptr(7200)),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -323,7 +321,7 @@ func TestUpdate(t *testing.T) {
 		if _, err := b.store.Authenticate(ctx, token); err != nil {
 			t.Errorf("token after extended expiry: %v", err)
 		}
-		if _, err := b.store.Update(ctx, &model.UpdateConnectSessionInput{OrganizationID: 1, ProjectID: "demo", ID: created.ID + 999}); !errors.Is(err, model.ErrNotFound) {
+		if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: "demo", ID: created.ID + 999}); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("update unknown: got %v, want ErrNotFound", err)
 		}
 	})

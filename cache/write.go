@@ -313,10 +313,10 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectS
 	return next.session(t, s.now()), nil
 }
 
-// Update applies a validated update input. It returns model.ErrNotFound for an unknown
+// Update applies a validated update. It returns model.ErrNotFound for an unknown
 // session, and an *InputError for input.expiresIn when the session's token is already
 // dead (expired or revoked): a dead token stays dead (see deadTokenError).
-func (s *Store) Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
+func (s *Store) Update(ctx context.Context, in *model.SessionUpdate) (*model.ConnectSession, error) {
 	t := model.Tenant{OrganizationID: in.OrganizationID, ProjectID: in.ProjectID}
 	_, next, err := s.modify(ctx, t, in.ID, eventUpdated, func(r *record, now time.Time) (*record, error) {
 		// r is the record the write script will compare-and-set against, so this check

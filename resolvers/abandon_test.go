@@ -63,7 +63,10 @@ func TestEndedRequestSkipsLaterRootFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &endingStore{}
-			h := resolvers.NewHandler(&resolvers.Resolver{Store: store}, resolvers.HandlerOptions{})
+			h, err := resolvers.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			res := do(t, client.New(tt.wrap(store, h)), twoCreates, nil)
 			if n := store.creates.Load(); n != 1 {
 				t.Errorf("store.Create called %d times, want 1 (b must not start once the request ended)", n)

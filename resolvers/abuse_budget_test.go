@@ -84,7 +84,7 @@ func TestAbuseConcurrentOperationsPerKey(t *testing.T) {
 	store := &gateStore{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	var mu sync.Mutex
 	var observed []string
-	h := resolvers.NewHandler(&resolvers.Resolver{Store: store}, resolvers.HandlerOptions{
+	h, err := resolvers.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{
 		Budgets: resolvers.Budgets{KeyConcurrent: 2, Caller: headerKey},
 		Observe: func(_ context.Context, op, code string, _ time.Duration) {
 			mu.Lock()
@@ -92,6 +92,9 @@ func TestAbuseConcurrentOperationsPerKey(t *testing.T) {
 			observed = append(observed, op+":"+code)
 		},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	ctx := context.Background()

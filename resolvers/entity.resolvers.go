@@ -18,7 +18,7 @@ func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps [
 	// The tenants are known only once the sessions are read, so check first that there
 	// is a valid key at all, then each session against it.
 	if err := r.Auth.Authenticate(ctx); err != nil {
-		return nil, err
+		return nil, &model.StoreError{Err: err}
 	}
 	if len(reps) > MaxRepresentations {
 		return nil, model.Invalid("representations", fmt.Sprintf("must hold at most %d entities", MaxRepresentations))
@@ -34,7 +34,7 @@ func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps [
 	}
 	found, err := r.Store.GetMany(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, &model.StoreError{Err: err}
 	}
 	byID := make(map[int]*model.ConnectSession, len(found))
 	for _, s := range found {
@@ -50,7 +50,7 @@ func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps [
 			byID[s.ID] = s
 		case errors.Is(err, model.ErrForbidden):
 		default:
-			return nil, err
+			return nil, &model.StoreError{Err: err}
 		}
 	}
 	out := make([]*model.ConnectSession, len(reps))

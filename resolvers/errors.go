@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -158,10 +157,12 @@ func Recover(log *slog.Logger) graphql.RecoverFunc {
 
 // representationError reports whether err comes from gqlgen's reading of _entities
 // representations rather than from the store: it sits on the _entities field itself,
-// and no store error (all prefixed "cache:") is in it.
+// and it is not a *model.StoreError (what the entity resolver returns for every failure
+// of the store or the key store behind it).
 func representationError(gqlErr *gqlerror.Error, err error) bool {
 	if len(gqlErr.Path) != 1 || gqlErr.Path[0] != ast.PathName("_entities") {
 		return false
 	}
-	return !strings.Contains(err.Error(), "cache:")
+	var storeErr *model.StoreError
+	return !errors.As(err, &storeErr)
 }

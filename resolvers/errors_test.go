@@ -47,7 +47,10 @@ func TestRequestErrors(t *testing.T) {
 			"GRAPHQL_VALIDATION_FAILED"},
 	}
 	// No store call may happen: a nil store would panic and turn into an internal error.
-	h := resolvers.NewHandler(&resolvers.Resolver{}, resolvers.HandlerOptions{})
+	h, err := resolvers.NewHandler(&resolvers.Resolver{Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, res := postHTTP(t, h, tt.body)
@@ -88,7 +91,7 @@ func (f failingStore) Authenticate(context.Context, string) (*model.ConnectSessi
 	return nil, f.err
 }
 
-func (f failingStore) Update(context.Context, *model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
+func (f failingStore) Update(context.Context, *model.SessionUpdate) (*model.ConnectSession, error) {
 	return nil, f.err
 }
 
@@ -131,7 +134,7 @@ func TestStoreErrors(t *testing.T) {
 			"INTERNAL_SERVER_ERROR", "internal system error", "secret"},
 	}
 	for _, tt := range tests {
-		c := newClient(&resolvers.Resolver{Store: failingStore{err: tt.err}})
+		c := newClient(&resolvers.Resolver{Store: failingStore{err: tt.err}, Auth: resolvers.AllowAll{}})
 		for _, op := range everyOperation {
 			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
 				resp, err := c.RawPost(op.query)

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -77,7 +78,12 @@ type HandlerOptions struct {
 // NewHandler returns the GraphQL handler for r: WebSocket (graphql-transport-ws and
 // graphql-ws), Server-Sent Events, GET, POST and OPTIONS transports, a cache of parsed
 // documents, introspection, and the error presenter and recover func of this package.
-func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
+// It refuses a Resolver without an Auth: letting every caller through is a choice
+// (AllowAll{}), never what a forgotten field means.
+func NewHandler(r *Resolver, opts HandlerOptions) (*handler.Server, error) {
+	if r.Auth == nil {
+		return nil, errors.New("resolvers: NewHandler: the Resolver has no Auth (pass AllowAll{} to let every caller through)")
+	}
 	if opts.QueryCacheSize <= 0 {
 		opts.QueryCacheSize = 1000
 	}
@@ -92,9 +98,6 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if r.Auth == nil {
-		r.Auth = AllowAll{}
 	}
 	opts.Limits.defaults()
 	present := ErrorPresenter(opts.Logger)
@@ -161,7 +164,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) *handler.Server {
 	srv.AroundRootFields(skipEndedRootFields)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(opts.Logger))
-	return srv
+	return srv, nil
 }
 
 // useLimits installs the query cache, the persisted-query lookup and the limits of

@@ -75,7 +75,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
 
 // client returns a GraphQL client over a handler whose resolver uses the backend's store.
 func (b *backend) client(authLinkBase *url.URL) *client.Client {
-	return newClient(&resolvers.Resolver{Store: b.store, AuthLinkBaseURL: authLinkBase})
+	return newClient(&resolvers.Resolver{Store: b.store, Auth: resolvers.AllowAll{}, AuthLinkBaseURL: authLinkBase})
 }
 
 func newClient(r *resolvers.Resolver) *client.Client {
@@ -83,7 +83,11 @@ func newClient(r *resolvers.Resolver) *client.Client {
 }
 
 func newClientWith(r *resolvers.Resolver, opts resolvers.HandlerOptions) *client.Client {
-	return client.New(resolvers.NewHandler(r, opts))
+	h, err := resolvers.NewHandler(r, opts)
+	if err != nil {
+		panic(err) // the test built its Resolver wrongly
+	}
+	return client.New(h)
 }
 
 // snapshot returns every key under the backend's prefix with its type and full value, to

@@ -18,7 +18,7 @@ type Store interface {
 	List(ctx context.Context, t model.Tenant, q model.ListQuery) (*model.Page, error)
 	Create(ctx context.Context, in *model.CreateConnectSessionInput) (*model.ConnectSession, string, error)
 	Authenticate(ctx context.Context, token string) (*model.ConnectSession, error)
-	Update(ctx context.Context, in *model.UpdateConnectSessionInput) (*model.ConnectSession, error)
+	Update(ctx context.Context, u *model.SessionUpdate) (*model.ConnectSession, error)
 	Revoke(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error)
 	Delete(ctx context.Context, t model.Tenant, id int) (bool, error)
 	// GetMany returns sessions by id whatever their tenant, in input order, nil where

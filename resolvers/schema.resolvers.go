@@ -62,7 +62,7 @@ func (r *mutationResolver) UpdateConnectSession(ctx context.Context, input model
 	if err := input.Validate(); err != nil {
 		return nil, err
 	}
-	return r.Store.Update(ctx, &input)
+	return r.Store.Update(ctx, sessionUpdate(&input))
 }
 
 // RevokeConnectSession is the resolver for the revokeConnectSession field.

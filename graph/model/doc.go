@@ -1,4 +1,5 @@
 // Package model holds the service's domain types: the connect session, its enums and
 // scalars, the inputs and pages gqlgen generates from the schema (models_gen.go), the
-// validation rules of those inputs, and the sentinel errors every layer returns.
+// update the store applies (update.go, free of gqlgen's Omittable), the validation rules
+// of those inputs, and the sentinel and typed errors every layer returns.
 package model

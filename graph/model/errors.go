@@ -59,3 +59,15 @@ func (e *RateLimitError) Error() string {
 
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// StoreError marks an error met while reading the store (the sessions, or the keys behind
+// a credential) as the service's own, never the caller's input: on fields where gqlgen's
+// own input errors arrive uncoded (federation's _entities), it tells the two apart. It
+// unwraps to its cause, so a sentinel inside still selects the code.
+type StoreError struct {
+	Err error
+}
+
+func (e *StoreError) Error() string { return e.Err.Error() }
+
+func (e *StoreError) Unwrap() error { return e.Err }
