@@ -93,7 +93,7 @@ var settings = []setting{
 	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
 	{"REPEATED_FIELD_LIMIT", itoa(resolvers.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
 	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
-	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most field selections in a document from a caller without a valid API key"},
+	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
 	{"QUERY_CACHE_BYTES", itoa(resolvers.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
