@@ -8,13 +8,14 @@ import (
 	"connectsession/internal/jsonscan"
 )
 
-// decodeRecordFast parses a record as encode writes it, without reflection: one flat
+// decodeRecordFast parses a record as encodeJSON writes it, without reflection: one flat
 // JSON object with the record's own keys, integers, true/false, strings without escapes,
 // and the metadata object. Anything else (an escape sequence, whitespace between tokens,
 // null, an unknown or differently cased key, invalid UTF-8) makes it return false, and
 // decodeRecord falls back to encoding/json, so the two accept and produce the same
-// (FuzzDecodeRecord checks it). Reads and pages decode every record they return, so this
-// is on the hot path of both.
+// (FuzzDecodeRecord checks it). Records in the binary form never come here; it serves
+// events, and records written in the JSON form (Options.JSONRecords, or before the
+// binary form existed).
 func decodeRecordFast(s string) (*record, bool) {
 	if len(s) < 2 || s[0] != '{' {
 		return nil, false
