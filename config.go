@@ -74,7 +74,7 @@ type setting struct {
 	env, def, usage string
 }
 
-// settings are every setting the service reads, in the order -help lists them. A default
+// settings are every setting the service reads (-help lists them). A default
 // is written once: where the package that owns the behaviour picks a default for a zero
 // option (cache, resolvers), the table reads that package's constant; where the package
 // takes zero as "no limit" or has no default, it is written here only. README.md's
