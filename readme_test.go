@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"flag"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -112,4 +115,23 @@ func codeSpan(cell string) (string, bool) {
 		return "", false
 	}
 	return cell[1 : len(cell)-1], true
+}
+
+// -help lists every setting under its flag name, with its variable and its default.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out strings.Builder
+	_, err := parseConfig("connectsession", []string{"-help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-help: %v, want flag.ErrHelp", err)
+	}
+	help := out.String()
+	for _, s := range settings {
+		usage := "($" + s.env + ")"
+		if s.def != "" {
+			usage += fmt.Sprintf(" (default %q)", s.def)
+		}
+		if !strings.Contains(help, "-"+flagName(s.env)+" string\n") || !strings.Contains(help, usage+"\n") {
+			t.Errorf("-help does not list %s as -%s with its default %q", s.env, flagName(s.env), s.def)
+		}
+	}
 }
