@@ -25,6 +25,10 @@ import (
 //	                               #<suffix> → its chunk number sequence
 //	<p>:{<tenant>}:ev              the tenant's event channel
 //
+// Besides these, API keys (apikeys.go), persisted queries (<p>:apq:<hash>, apq.go) and
+// the rate limiters' counters ("rate:<p>:...", ratelimit.go, keylimit.go, apq.go) are
+// described beside their code.
+//
 // Members are 4-byte big-endian ids, so that ties on the score sort by id and cost
 // little memory.
 //

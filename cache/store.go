@@ -15,8 +15,8 @@ import (
 
 // Options configure a Store. The zero value of each field picks its default.
 type Options struct {
-	// Prefix starts every key (default DefaultPrefix), so deployments and tests can share
-	// a Redis.
+	// Prefix starts every key (default DefaultPrefix; the rate limiters' keys put "rate:"
+	// before it), so deployments and tests can share a Redis.
 	Prefix string
 	// Retention is how long an expired session is kept before it is removed (default
 	// DefaultRetention).
