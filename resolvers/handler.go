@@ -51,7 +51,8 @@ type HandlerOptions struct {
 	// Tracer, when set, wraps every query and mutation in a span named after its root
 	// fields, parent of the spans of the Redis calls it makes.
 	Tracer trace.Tracer
-	// Limits bound each operation's cost, depth and aliases.
+	// Limits bound each operation: its document's size, tokens and nodes before it is
+	// parsed or validated, then its cost, depth and aliases.
 	Limits Limits
 	// DisableIntrospection turns off __schema and __type (federation's _service stays).
 	DisableIntrospection bool
