@@ -74,10 +74,10 @@ type setting struct {
 	env, def, usage string
 }
 
-// settings are every setting the service reads (-help lists them). A default
-// is written once: where the package that owns the behaviour picks a default for a zero
-// option (cache, resolvers), the table reads that package's constant; where the package
-// takes zero as "no limit" or has no default, it is written here only. README.md's
+// settings are every setting the service reads (-help lists them). A default is written
+// once: where the package that owns the behaviour picks a default for a zero option
+// (cache, resolvers), the table reads that package's constant; where the package takes
+// zero as "no limit" or has no default, it is written here only. README.md's
 // Configuration table repeats them for readers, and readme_test.go checks that it does.
 var settings = []setting{
 	{"PORT", "8080", "listen port (ADDR overrides host:port)"},
