@@ -1,7 +1,8 @@
 package main
 
-// The adversarial suite for documents (ABUSE.md classes 1 to 4): each test sends what an
-// attacker would and asserts the refusal, and a bound on the work done for it.
+// The adversarial suite for documents (their shape, introspection, amplification and
+// what they store): each test sends what an attacker would and asserts the refusal, and
+// a bound on the work done for it.
 
 import (
 	"crypto/sha256"

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"connectsession/cache"
 	"connectsession/playground"
 	"connectsession/resolvers"
 )
@@ -73,13 +74,18 @@ type setting struct {
 	env, def, usage string
 }
 
+// settings are every setting the service reads (-help lists them). A default is written
+// once: where the package that owns the behaviour picks a default for a zero option
+// (cache, resolvers), the table reads that package's constant; where the package takes
+// zero as "no limit" or has no default, it is written here only. README.md's
+// Configuration table repeats them for readers, and readme_test.go checks that it does.
 var settings = []setting{
 	{"PORT", "8080", "listen port (ADDR overrides host:port)"},
 	{"ADDR", "", "listen address host:port; overrides PORT"},
 	{"REDIS_URL", "", "redis:// or rediss:// URL of one Redis; empty = embedded in-memory Redis"},
 	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
-	{"REDIS_KEY_PREFIX", "cs", "prefix of every key, so deployments can share a Redis"},
-	{"SESSION_RETENTION", "720h", "how long an expired session is kept before removal"},
+	{"REDIS_KEY_PREFIX", cache.DefaultPrefix, "prefix of every key, so deployments can share a Redis"},
+	{"SESSION_RETENTION", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
 	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
@@ -92,12 +98,12 @@ var settings = []setting{
 	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
 	{"REPEATED_FIELD_LIMIT", itoa(resolvers.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
 	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
-	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most field selections in a document from a caller without a valid API key"},
-	{"QUERY_CACHE_BYTES", "33554432", "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
+	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
+	{"QUERY_CACHE_BYTES", itoa(resolvers.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
-	{"PAGE_SCAN_LIMIT", "1000", "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
+	{"PAGE_SCAN_LIMIT", itoa(cache.DefaultPageScanLimit), "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
 	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one organization running at once on an instance; others wait their turn"},
 	{"TENANT_SCAN_UNITS_PER_SECOND", "50000", "page-scan work (PAGE_SCAN_LIMIT's units) one organization's connectSessions calls may spend per second on an instance (at 2-3.5 us a unit, 10-18% of Redis); in debt, expensive calls get RATE_LIMITED; 0 = no limit"},
 	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
@@ -105,12 +111,12 @@ var settings = []setting{
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"MAX_PENDING_STREAMS", "200", "of those, streams without a valid API key yet (a WebSocket until its connection_init shows one); beyond it the oldest such WebSocket is dropped, or 503 CONNECTION_LIMIT_EXCEEDED; 0 = only MAX_STREAMS"},
-	{"WS_INIT_TIMEOUT", "5s", "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
+	{"WS_INIT_TIMEOUT", durationText(resolvers.DefaultInitTimeout), "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
 	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
 	{"WS_KEYLESS_GRACE", "5s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
 	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
-	{"APQ_TTL", "24h", "how long a registered persisted query (APQ) is kept in Redis"},
+	{"APQ_TTL", durationText(cache.DefaultAPQTTL), "how long a registered persisted query (APQ) is kept in Redis"},
 	{"APQ_REGISTRATIONS_PER_HOUR", "100", "persisted queries one API key may register an hour (burst: as many), across instances; beyond it queries still run but are not registered; 0 = no limit"},
 	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
@@ -267,6 +273,18 @@ func buildConfig(get func(string) string) (*config, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// durationText writes a default duration as one would type it: 720h, not 720h0m0s.
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 func splitList(s string) []string {
 	var out []string

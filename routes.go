@@ -16,8 +16,9 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// routes wires the HTTP surface of section 7 of the API contract. page is GraphiQL at /,
-// nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR is set.
+// routes wires the service's HTTP surface (the paths README.md lists). page is GraphiQL
+// at /, nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR
+// is set.
 //
 // /graphql passes the CSRF rule, then the body limit, which also sets the request's
 // deadline, client address and credential, then the answer's write deadline. Every

@@ -5,8 +5,9 @@
 //
 // Every key of one tenant (organization and project) carries the hash tag
 // {<org>:<project>}, so a tenant's multi-key writes and page scripts stay in one slot and
-// run unchanged on Redis Cluster. Only the id sequence, the id → tenant pointers, the
-// token pointers and the tenant registry live outside tenant slots; they are written so
-// that a failure between steps leaves at most a dangling pointer, never a reachable
-// half-record.
+// run unchanged on Redis Cluster. Of the session data, only the id sequence, the id →
+// tenant pointers, the token pointers and the tenant registry live outside tenant slots;
+// they are written so that a failure between steps leaves at most a dangling pointer,
+// never a reachable half-record. API keys, persisted queries and rate-limit counters are
+// global too, each a single-key operation.
 package cache

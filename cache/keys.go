@@ -25,6 +25,10 @@ import (
 //	                               #<suffix> → its chunk number sequence
 //	<p>:{<tenant>}:ev              the tenant's event channel
 //
+// Besides these, API keys (apikeys.go), persisted queries (<p>:apq:<hash>, apq.go) and
+// the rate limiters' counters ("rate:<p>:...", ratelimit.go, keylimit.go, apq.go) are
+// described beside their code.
+//
 // Members are 4-byte big-endian ids, so that ties on the score sort by id and cost
 // little memory.
 //
@@ -40,11 +44,12 @@ import (
 // names the chunk key and never changes (the bound may be lowered). ZREVRANGEBYLEX
 // dir [<bound of (score, id)>\xff - LIMIT 0 1 finds the chunk holding (score, id). A
 // chunk is a sorted set of at most 64 entries (up to 128 when written by an earlier
-// version), all at or above its bound and below the next chunk's. Appends past the last entry start a new chunk (creates come in creation
-// order, so chunks stay full); an insert into a full chunk elsewhere splits it in halves;
-// a removal that empties a chunk deletes it and its directory member, and the count
-// fields go with the last entry. All of it is in cache/lua/lib.lua, run inside the
-// scripts so that writes stay atomic; index.go reads it back for verify.
+// version), all at or above its bound and below the next chunk's. Appends past the last
+// entry start a new chunk (creates come in creation order, so chunks stay full); an
+// insert into a full chunk elsewhere splits it in halves; a removal that empties a chunk
+// deletes it and its directory member, and the count fields go with the last entry. All
+// of it is in cache/lua/lib.lua, run inside the scripts so that writes stay atomic;
+// index.go reads it back for verify.
 type keys struct{ prefix string }
 
 const idBucketSize = 128

@@ -9,9 +9,10 @@ import (
 	"connectsession/graph/model"
 )
 
-// record is a session as stored: one compact JSON document under the tenant's record
-// key. Times are Unix milliseconds; optional fields are left out when absent. The tenant
-// is not repeated: it is in the key.
+// record is a session as stored under the tenant's record key, written in the binary form
+// (record_bin.go) or, with Options.JSONRecords, as compact JSON with the tags below (the
+// form events carry). Times are Unix milliseconds; optional fields are left out when
+// absent. The tenant is not repeated: it is in the key.
 type record struct {
 	ID        int     `json:"i"`
 	Created   int64   `json:"c"`

@@ -15,9 +15,11 @@ import (
 
 // Options configure a Store. The zero value of each field picks its default.
 type Options struct {
-	// Prefix starts every key (default "cs"), so deployments and tests can share a Redis.
+	// Prefix starts every key (default DefaultPrefix; the rate limiters' keys put "rate:"
+	// before it), so deployments and tests can share a Redis.
 	Prefix string
-	// Retention is how long an expired session is kept before it is removed (default 720h).
+	// Retention is how long an expired session is kept before it is removed (default
+	// DefaultRetention).
 	Retention time.Duration
 	// Now is the clock (default time.Now); tests replace it.
 	Now func() time.Time
@@ -61,6 +63,9 @@ const MinPageScanLimit = 16
 // DefaultRetention is how long an expired session is kept unless Options say otherwise.
 const DefaultRetention = 30 * 24 * time.Hour
 
+// DefaultPrefix starts every key unless Options say otherwise.
+const DefaultPrefix = "cs"
+
 // Store keeps connect sessions in Redis. It is safe for concurrent use.
 type Store struct {
 	rdb       redis.UniversalClient
@@ -88,7 +93,7 @@ func (s *Store) encode(r *record) string {
 // New returns a Store over rdb; it does not contact Redis.
 func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
-		opts.Prefix = "cs"
+		opts.Prefix = DefaultPrefix
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention

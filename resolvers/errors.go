@@ -14,7 +14,8 @@ import (
 	"connectsession/graph/model"
 )
 
-// The extensions.code values of section 5 of the API contract that this package sets.
+// The extensions.code values this package sets. They are part of the API (callers
+// branch on them): new ones may be added, none renamed or removed.
 const (
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeForbidden       = "FORBIDDEN"

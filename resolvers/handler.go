@@ -26,7 +26,8 @@ import (
 // HandlerOptions tune the GraphQL handler.
 type HandlerOptions struct {
 	// QueryCacheSize is how many parsed and validated documents are kept (default 1000),
-	// and QueryCacheBytes the estimated memory they may take (default 32 MiB).
+	// and QueryCacheBytes the estimated memory they may take (default
+	// DefaultQueryCacheBytes).
 	QueryCacheSize  int
 	QueryCacheBytes int64
 	// WebSocketInit, when set, derives a WebSocket connection's context from its
@@ -51,7 +52,8 @@ type HandlerOptions struct {
 	// Tracer, when set, wraps every query and mutation in a span named after its root
 	// fields, parent of the spans of the Redis calls it makes.
 	Tracer trace.Tracer
-	// Limits bound each operation's cost, depth and aliases.
+	// Limits bound each operation: its document's size, tokens and nodes before it is
+	// parsed or validated, then its cost, depth and aliases.
 	Limits Limits
 	// DisableIntrospection turns off __schema and __type (federation's _service stays).
 	DisableIntrospection bool
@@ -68,12 +70,21 @@ type HandlerOptions struct {
 	// gives ordinary HTTP requests theirs.
 	OperationTimeout time.Duration
 	// InitTimeout closes a WebSocket that has not sent connection_init this long after
-	// its upgrade (default 5s; it holds a place without having shown a key).
+	// its upgrade (default DefaultInitTimeout; it holds a place without having shown a
+	// key).
 	InitTimeout time.Duration
 	// KeepAlive is the WebSocket ping interval that finds dead clients (default 15s).
 	KeepAlive time.Duration
 	Logger    *slog.Logger
 }
+
+// DefaultQueryCacheBytes is the estimated memory the parsed documents a handler keeps
+// may take unless HandlerOptions say otherwise.
+const DefaultQueryCacheBytes = 32 << 20
+
+// DefaultInitTimeout is how long a WebSocket may wait after its upgrade before sending
+// connection_init unless HandlerOptions say otherwise.
+const DefaultInitTimeout = 5 * time.Second
 
 // NewHandler returns the GraphQL handler for r: WebSocket (graphql-transport-ws and
 // graphql-ws), Server-Sent Events, GET, POST and OPTIONS transports, a cache of parsed
@@ -88,10 +99,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) (*handler.Server, error) {
 		opts.QueryCacheSize = 1000
 	}
 	if opts.QueryCacheBytes <= 0 {
-		opts.QueryCacheBytes = 32 << 20
+		opts.QueryCacheBytes = DefaultQueryCacheBytes
 	}
 	if opts.InitTimeout <= 0 {
-		opts.InitTimeout = 5 * time.Second
+		opts.InitTimeout = DefaultInitTimeout
 	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second

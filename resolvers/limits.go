@@ -28,9 +28,10 @@ type Limits struct {
 	Depth int
 	// Aliases is how many aliased fields one operation may use, introspection included.
 	Aliases int
-	// DocumentBytes, Tokens and Fields bound a document before it is parsed and
-	// validated: its size, its lexical tokens, and its field selections with fragments
-	// expanded. RepeatedFields bounds how often one response name may occur in one
+	// DocumentBytes and Tokens bound a document before it is parsed: its size and its
+	// lexical tokens. Fields bounds it before it is validated: its nodes (field
+	// selections, arguments, directives and values) with fragments expanded for each
+	// operation. RepeatedFields bounds how often one response name may occur in one
 	// selection set (validation compares those in pairs).
 	DocumentBytes, Tokens, Fields, RepeatedFields int
 	// KeylessDocumentBytes and KeylessFields are the allowance of a caller without a

@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// badInput is one input that breaks a rule of section 4 of the contract.
+// badInput is one input that breaks one of the API's input rules (lengths, formats,
+// ranges).
 type badInput struct {
 	name  string
 	query string

@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of section 4 of the API contract.
+// Limits the API promises its callers on inputs (lengths, expiresIn, page sizes) and the
+// defaults it applies when an argument is left out.
 const (
 	MaxProjectIDLen  = 128
 	MaxTextLen       = 255

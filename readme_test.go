@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// runtimeSettings are the variables of the Go runtime that the README's Configuration
+// table documents beside the service's own settings, with the default the service
+// gives them (gcPercent).
+func runtimeSettings() map[string]string {
+	return map[string]string{"GOGC": itoa(defaultGCPercent), "GOMEMLIMIT": ""}
+}
+
+// The README's Configuration table is written by hand: it must list every setting, with
+// the default the code uses, and nothing that is not one.
+func TestREADMEConfigurationMatchesSettings(t *testing.T) {
+	documented := readmeSettings(t, "README.md")
+	want := runtimeSettings()
+	for _, s := range settings {
+		want[s.env] = s.def
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		def := want[name]
+		got, ok := documented[name]
+		switch {
+		case !ok:
+			t.Errorf("README.md's Configuration table has no row for %s (default %q)", name, def)
+		case got != def:
+			t.Errorf("README.md gives %s the default %q; the code's is %q", name, got, def)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(documented)) {
+		if _, ok := want[name]; !ok {
+			t.Errorf("README.md's Configuration table documents %s, which is not a setting", name)
+		}
+	}
+}
+
+// readmeSettings reads the table under the "## Configuration" heading of path: each row
+// is | `NAME` | `default` | meaning |, the default written "empty" when there is none.
+func readmeSettings(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows := map[string]string{}
+	in, table := false, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "## ") {
+			in = line == "## Configuration"
+			continue
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			if table {
+				break // the table has ended
+			}
+			continue
+		}
+		table = true
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != 3 {
+			t.Errorf("README.md Configuration row %q: want 3 cells, has %d", line, len(cells))
+			continue
+		}
+		if cells[0] == "variable" || strings.HasPrefix(cells[0], "---") {
+			continue // header and separator
+		}
+		name, ok := codeSpan(cells[0])
+		if !ok {
+			t.Errorf("README.md Configuration row %q: the first cell should be one `NAME`", line)
+			continue
+		}
+		def := ""
+		if cells[1] != "empty" {
+			if def, ok = codeSpan(cells[1]); !ok {
+				t.Errorf("README.md Configuration row %q: the default should be one `value` or empty", line)
+				continue
+			}
+		}
+		if _, dup := rows[name]; dup {
+			t.Errorf("README.md's Configuration table has two rows for %s", name)
+		}
+		rows[name] = def
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		t.Fatal("README.md has no Configuration table under a \"## Configuration\" heading")
+	}
+	return rows
+}
+
+// codeSpan returns what is inside a cell that is exactly one `code span`.
+func codeSpan(cell string) (string, bool) {
+	if len(cell) < 2 || cell[0] != '`' || cell[len(cell)-1] != '`' || strings.Count(cell, "`") != 2 {
+		return "", false
+	}
+	return cell[1 : len(cell)-1], true
+}
+
+// -help lists every setting under its flag name, with its variable and its default.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out strings.Builder
+	_, err := parseConfig("connectsession", []string{"-help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-help: %v, want flag.ErrHelp", err)
+	}
+	help := out.String()
+	for _, s := range settings {
+		usage := "($" + s.env + ")"
+		if s.def != "" {
+			usage += fmt.Sprintf(" (default %q)", s.def)
+		}
+		if !strings.Contains(help, "-"+flagName(s.env)+" string\n") || !strings.Contains(help, usage+"\n") {
+			t.Errorf("-help does not list %s as -%s with its default %q", s.env, flagName(s.env), s.def)
+		}
+	}
+}
