@@ -52,7 +52,9 @@ func NamedFromEnv(tb testing.TB, name string) redis.UniversalClient {
 			tb.Fatalf("REDIS_URL: %v", err)
 		}
 		opts.Protocol = 2 // as the service's client (cache.Connect) does
-		opts.ClientName = name
+		if name != "" {
+			opts.ClientName = name
+		}
 		rdb = redis.NewClient(opts)
 	} else {
 		return nil
