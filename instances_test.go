@@ -22,9 +22,8 @@ type scaleOutRedis struct {
 func newScaleOutRedis(t *testing.T) *scaleOutRedis {
 	t.Helper()
 	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-		return &scaleOutRedis{env: map[string]string{
-			"REDIS_CLUSTER_ADDRS": addrs, "REDIS_KEY_PREFIX": redistest.Real(t).Prefix,
-		}}
+		_, prefix := redistest.NeedCluster(t)
+		return &scaleOutRedis{env: map[string]string{"REDIS_CLUSTER_ADDRS": addrs, "REDIS_KEY_PREFIX": prefix}}
 	}
 	return &scaleOutRedis{env: newSharedRedis(t).env()}
 }

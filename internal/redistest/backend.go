@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"os"
 	"strconv"
 	"testing"
 
@@ -86,4 +87,29 @@ func Each(t *testing.T, fn func(t *testing.T, b *Backend)) {
 	t.Helper()
 	t.Run("miniredis", func(t *testing.T) { fn(t, Mini(t, "t")) })
 	t.Run("redis", func(t *testing.T) { fn(t, NeedReal(t)) })
+}
+
+// NoCluster is why a test that needs a Redis Cluster skips.
+const NoCluster = "no Redis Cluster: set REDIS_CLUSTER_ADDRS to run this test"
+
+// SkipUnlessCluster skips the test, saying why, unless the environment names a Redis
+// Cluster.
+func SkipUnlessCluster(t testing.TB) {
+	t.Helper()
+	if os.Getenv("REDIS_CLUSTER_ADDRS") == "" {
+		t.Skip(NoCluster)
+	}
+}
+
+// NeedCluster is the Redis Cluster at REDIS_CLUSTER_ADDRS under a fresh key prefix; it
+// skips the test, saying why, when that is unset.
+func NeedCluster(t testing.TB) (*redis.ClusterClient, string) {
+	t.Helper()
+	SkipUnlessCluster(t)
+	b := Real(t)
+	c, ok := b.RDB.(*redis.ClusterClient)
+	if !ok {
+		t.Fatalf("REDIS_CLUSTER_ADDRS gave a %T, not a cluster client", b.RDB)
+	}
+	return c, b.Prefix
 }
