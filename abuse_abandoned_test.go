@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/auth"
@@ -112,16 +111,9 @@ func isScript(cmd redis.Cmder) bool { return cmd.Name() == "evalsha" || cmd.Name
 // hook on its Redis client, logging JSON into logs, served on a loopback port.
 func abandonService(t *testing.T, hook redis.Hook, logs io.Writer, tweak func(*config)) (url, key string, svc *service) {
 	t.Helper()
-	rdb := redistest.FromEnv(t)
-	prefix := "t"
-	if rdb == nil {
-		mr := miniredis.RunT(t)
-		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-	} else {
-		prefix = redistest.Prefix(t, rdb)
-	}
-	cfg, err := testConfig(prefix)
+	rb := redistest.FromEnvOrMini(t, "t")
+	rdb := rb.RDB
+	cfg, err := testConfig(rb.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

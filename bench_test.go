@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/auth"
@@ -31,15 +30,9 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 // benchServiceWith is benchService with a change to the default configuration.
 func benchServiceWith(b *testing.B, tweak func(*config)) (*service, redis.UniversalClient) {
 	b.Helper()
-	rdb := redistest.FromEnv(b)
-	prefix := "bench"
-	if rdb == nil {
-		mr := miniredis.RunT(b)
-		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	} else {
-		prefix = redistest.Prefix(b, rdb)
-	}
-	cfg, err := testConfig(prefix)
+	rb := redistest.FromEnvOrMini(b, "bench")
+	rdb := rb.RDB
+	cfg, err := testConfig(rb.Prefix)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"connectsession/auth"
 	"connectsession/graph/model"
 	"connectsession/internal/redistest"
@@ -36,9 +33,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	mr := miniredis.RunT(f)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	f.Cleanup(func() { _ = rdb.Close() })
+	rdb := redistest.Mini(f, "fuzz").RDB
 	cfg, err := testConfig("fuzz")
 	if err != nil {
 		f.Fatal(err)

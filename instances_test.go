@@ -22,10 +22,8 @@ type scaleOutRedis struct {
 func newScaleOutRedis(t *testing.T) *scaleOutRedis {
 	t.Helper()
 	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-		rdb := redistest.FromEnv(t)
-		return &scaleOutRedis{env: map[string]string{
-			"REDIS_CLUSTER_ADDRS": addrs, "REDIS_KEY_PREFIX": redistest.Prefix(t, rdb),
-		}}
+		_, prefix := redistest.NeedCluster(t)
+		return &scaleOutRedis{env: map[string]string{"REDIS_CLUSTER_ADDRS": addrs, "REDIS_KEY_PREFIX": prefix}}
 	}
 	return &scaleOutRedis{env: newSharedRedis(t).env()}
 }

@@ -8,13 +8,11 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/internal/redistest"
@@ -136,11 +134,7 @@ func (s *testServer) devKey(t *testing.T) string {
 }
 
 // gqlError is one error of a response, with the extensions the contract defines.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
+type gqlError = redistest.GQLError
 
 type gqlResponse struct {
 	Data   json.RawMessage `json:"data"`
@@ -152,8 +146,7 @@ func (r *gqlResponse) code() string {
 	if len(r.Errors) == 0 {
 		return ""
 	}
-	c, _ := r.Errors[0].Extensions["code"].(string)
-	return c
+	return r.Errors[0].Code()
 }
 
 // post sends one GraphQL request with an Authorization header (none when auth is "").
@@ -203,16 +196,11 @@ type sharedRedis struct {
 
 func newSharedRedis(t *testing.T) *sharedRedis {
 	t.Helper()
-	if rdb := redistest.FromEnv(t); rdb != nil {
-		if c, ok := rdb.(*redis.Client); ok {
-			opts := c.Options()
-			return &sharedRedis{url: "redis://" + opts.Addr + "/" + strconv.Itoa(opts.DB), prefix: redistest.Prefix(t, rdb), rdb: rdb}
-		}
+	b := redistest.FromEnvOrMini(t, "t")
+	if b.URL() == "" { // a cluster, which run's REDIS_URL cannot name
+		b = redistest.Mini(t, "t")
 	}
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return &sharedRedis{url: "redis://" + mr.Addr(), prefix: "t", rdb: rdb}
+	return &sharedRedis{url: b.URL(), prefix: b.Prefix, rdb: b.RDB}
 }
 
 func (r *sharedRedis) env() map[string]string {

@@ -177,8 +177,7 @@ func (c *wsClient) parse(m wsMessage, id string) event {
 			_ = json.Unmarshal(m.Payload, &one)
 			errs = append(errs, one)
 		}
-		code, _ := errs[0].Extensions["code"].(string)
-		return event{Code: code}
+		return event{Code: errs[0].Code()}
 	case "complete":
 		return event{Code: "complete"}
 	}
@@ -198,8 +197,7 @@ func decodeResult(t *testing.T, payload []byte) event {
 		t.Fatalf("decode %s: %v", payload, err)
 	}
 	if len(res.Errors) > 0 {
-		code, _ := res.Errors[0].Extensions["code"].(string)
-		return event{Code: code}
+		return event{Code: res.Errors[0].Code()}
 	}
 	if res.Data.ConnectSessionEvents == nil {
 		t.Fatalf("result without event: %s", payload)

@@ -2,69 +2,41 @@ package cache
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/graph/model"
 	"connectsession/internal/redistest"
 )
 
-// testClock is a settable clock shared by a store and, for miniredis, the server's TTLs.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-	mr *miniredis.Miniredis
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock and, on miniredis, counts TTLs down by the same amount.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	if c.mr != nil {
-		c.mr.FastForward(d)
-	}
-}
-
 // backend is one Redis the suite runs against.
 type backend struct {
 	name  string
 	store *Store
 	rdb   redis.UniversalClient
-	clock *testClock
+	// clock is the store's clock; on miniredis it also counts the server's TTLs down.
+	clock *redistest.Clock
 	// real is true for a real Redis server, where TTLs run on the wall clock.
 	real bool
 }
 
-// backends returns the suite's stores: always one on miniredis, and one on the real
-// Redis at REDIS_URL (or the cluster at REDIS_CLUSTER_ADDRS) when set. Each uses its own
-// key prefix, and its keys are removed when the test ends.
-func backends(t testing.TB) []*backend {
-	t.Helper()
-	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	mr := miniredis.RunT(t)
-	mrClient := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = mrClient.Close() })
-	mc := &testClock{t: start, mr: mr}
-	out := []*backend{{name: "miniredis", rdb: mrClient, clock: mc,
-		store: New(mrClient, Options{Prefix: "t", Now: mc.Now})}}
-	if rdb := redistest.FromEnv(t); rdb != nil {
-		prefix := redistest.Prefix(t, rdb)
-		rc := &testClock{t: start}
-		out = append(out, &backend{name: "redis", rdb: rdb, clock: rc, real: true,
-			store: New(rdb, Options{Prefix: prefix, Now: rc.Now})})
+// newBackend is a store over rb's Redis and key prefix, on a clock of its own.
+func newBackend(rb *redistest.Backend) *backend {
+	c := redistest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	if rb.Mini != nil {
+		c.Drive(rb.Mini)
 	}
-	return out
+	return &backend{name: rb.Name, rdb: rb.RDB, clock: c, real: rb.Real(),
+		store: New(rb.RDB, Options{Prefix: rb.Prefix, Now: c.Now})}
+}
+
+// each runs fn on miniredis and on the real Redis at REDIS_URL (or the cluster at
+// REDIS_CLUSTER_ADDRS), which skips when neither is set; see redistest.Each.
+func each(t *testing.T, fn func(t *testing.T, b *backend)) {
+	t.Helper()
+	redistest.Each(t, func(t *testing.T, rb *redistest.Backend) { fn(t, newBackend(rb)) })
 }
 
 // dumpKeys returns every key under the backend's prefix with a description of its value,

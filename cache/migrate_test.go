@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,20 +84,14 @@ func migrate(t *testing.T, src, dst *clusterNode, slot int, keys []string) {
 // one (every index one sorted set, so every key a write declares exists: only the guard
 // key keeps its scripts from running halfway on a node that already gave some keys away).
 func TestSlotMigration(t *testing.T) {
-	if os.Getenv("REDIS_CLUSTER_ADDRS") == "" {
-		t.Skip("needs a Redis Cluster (REDIS_CLUSTER_ADDRS)")
-	}
+	redistest.SkipUnlessCluster(t)
 	t.Run("large", func(t *testing.T) { testSlotMigration(t, 300) })
 	t.Run("small", func(t *testing.T) { testSlotMigration(t, 6) })
 }
 
 func testSlotMigration(t *testing.T, sessions int) {
 	ctx := context.Background()
-	rdb, ok := redistest.FromEnv(t).(*redis.ClusterClient)
-	if !ok {
-		t.Fatal("REDIS_CLUSTER_ADDRS did not give a cluster client")
-	}
-	prefix := redistest.Prefix(t, rdb)
+	rdb, prefix := redistest.NeedCluster(t)
 	s := New(rdb, Options{Prefix: prefix})
 	ten := model.Tenant{OrganizationID: 1, ProjectID: fmt.Sprintf("moving-%d-%s", sessions, prefix)}
 	p := func(v string) *string { return &v }

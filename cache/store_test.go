@@ -31,12 +31,6 @@ func mustCreate(t *testing.T, b *backend, in *model.CreateConnectSessionInput) (
 	return s, tok
 }
 
-func each(t *testing.T, fn func(t *testing.T, b *backend)) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) { fn(t, b) })
-	}
-}
-
 func TestCreateGetRoundTrip(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
@@ -398,41 +392,39 @@ func TestTenantTagEscaping(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			b.store.retention = time.Hour
-			in := createIn(demo, "old")
-			in.ExpiresIn = ptr(60)
-			old, _ := mustCreate(t, b, in)
-			fresh, _ := mustCreate(t, b, createIn(demo, "fresh"))
-			long := createIn(demo, "long")
-			long.ExpiresIn = ptr(model.MaxExpiresIn)
-			kept, _ := mustCreate(t, b, long)
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		b.store.retention = time.Hour
+		in := createIn(demo, "old")
+		in.ExpiresIn = ptr(60)
+		old, _ := mustCreate(t, b, in)
+		fresh, _ := mustCreate(t, b, createIn(demo, "fresh"))
+		long := createIn(demo, "long")
+		long.ExpiresIn = ptr(model.MaxExpiresIn)
+		kept, _ := mustCreate(t, b, long)
 
-			b.clock.Advance(30 * time.Minute)
-			if n, err := b.store.Sweep(ctx, 100); err != nil || n != 0 {
-				t.Fatalf("sweep inside retention: removed %d, %v", n, err)
-			}
-			b.clock.Advance(62 * time.Minute)
-			n, err := b.store.Sweep(ctx, 100)
-			if err != nil || n != 2 {
-				t.Fatalf("sweep: removed %d, %v; want 2", n, err)
-			}
-			if _, err := b.store.Get(ctx, demo, old.ID); !errors.Is(err, model.ErrNotFound) {
-				t.Errorf("old session still there: %v", err)
-			}
-			// fresh expired at 30 min, so it is inside retention until 90 min: gone at 92.
-			if _, err := b.store.Get(ctx, demo, fresh.ID); !errors.Is(err, model.ErrNotFound) {
-				t.Errorf("fresh session (expired 62 minutes ago) still there: %v", err)
-			}
-			if _, err := b.store.Get(ctx, demo, kept.ID); err != nil {
-				t.Errorf("long-lived session removed: %v", err)
-			}
-			p, err := b.store.List(ctx, demo, model.ListQuery{WantCount: true})
-			if err != nil || p.TotalCount != 1 {
-				t.Errorf("after sweep: count %d, %v", p.TotalCount, err)
-			}
-		})
-	}
+		b.clock.Advance(30 * time.Minute)
+		if n, err := b.store.Sweep(ctx, 100); err != nil || n != 0 {
+			t.Fatalf("sweep inside retention: removed %d, %v", n, err)
+		}
+		b.clock.Advance(62 * time.Minute)
+		n, err := b.store.Sweep(ctx, 100)
+		if err != nil || n != 2 {
+			t.Fatalf("sweep: removed %d, %v; want 2", n, err)
+		}
+		if _, err := b.store.Get(ctx, demo, old.ID); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("old session still there: %v", err)
+		}
+		// fresh expired at 30 min, so it is inside retention until 90 min: gone at 92.
+		if _, err := b.store.Get(ctx, demo, fresh.ID); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("fresh session (expired 62 minutes ago) still there: %v", err)
+		}
+		if _, err := b.store.Get(ctx, demo, kept.ID); err != nil {
+			t.Errorf("long-lived session removed: %v", err)
+		}
+		p, err := b.store.List(ctx, demo, model.ListQuery{WantCount: true})
+		if err != nil || p.TotalCount != 1 {
+			t.Errorf("after sweep: count %d, %v", p.TotalCount, err)
+		}
+	})
 }

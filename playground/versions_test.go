@@ -58,12 +58,19 @@ func TestVersionsMatchWebPackage(t *testing.T) {
 	}
 }
 
+// modulesInstalledEnv, set to 1, says web/node_modules has been installed (.ci/run sets
+// it after e2e/run.sh's npm ci), so the test that needs it fails instead of skipping.
+const modulesInstalledEnv = "WEB_NODE_MODULES_INSTALLED"
+
 // The integrity hashes are those of the published files, when web/ has installed them
 // (bash e2e/run.sh does, and the browser checks them there too).
 func TestIntegrityMatchesNodeModules(t *testing.T) {
 	modules := filepath.Join(webDir, "node_modules")
 	if _, err := os.Stat(modules); err != nil {
-		t.Skip("web/node_modules is not installed (cd web && npm ci)")
+		if os.Getenv(modulesInstalledEnv) == "1" {
+			t.Fatalf("%s=1 but web/node_modules is missing: %v", modulesInstalledEnv, err)
+		}
+		t.Skip("web/node_modules is not installed (cd web && npm ci); " + modulesInstalledEnv + "=1 makes that a failure")
 	}
 	for _, b := range bundles {
 		data, err := os.ReadFile(filepath.Join(modules, filepath.FromSlash(b.pkg), filepath.FromSlash(b.file)))

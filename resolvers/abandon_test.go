@@ -76,8 +76,8 @@ func TestEndedRequestSkipsLaterRootFields(t *testing.T) {
 			}
 			for i, want := range []string{"a", "b"} {
 				e := res.Errors[i]
-				if len(e.Path) != 1 || e.Path[0] != want || e.code() != tt.code {
-					t.Errorf("error %d: got path %v code %s, want [%s] %s", i, e.Path, e.code(), want, tt.code)
+				if len(e.Path) != 1 || e.Path[0] != want || e.Code() != tt.code {
+					t.Errorf("error %d: got path %v code %s, want [%s] %s", i, e.Path, e.Code(), want, tt.code)
 				}
 			}
 			if got := res.Errors[1].Message; got != tt.message {

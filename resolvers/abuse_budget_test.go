@@ -74,7 +74,7 @@ func postAs(ctx context.Context, t *testing.T, url, key string, id int) (string,
 	if len(res.Errors) == 0 {
 		return "", nil
 	}
-	return res.Errors[0].code(), res.Errors[0].Extensions
+	return res.Errors[0].Code(), res.Errors[0].Extensions
 }
 
 // One key may hold only API_KEY_MAX_CONCURRENT operations in flight on an instance:

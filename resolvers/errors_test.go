@@ -64,7 +64,7 @@ func TestRequestErrors(t *testing.T) {
 				t.Fatal("got no errors, want one")
 			}
 			for _, e := range res.Errors {
-				if got := e.code(); got != tt.code {
+				if got := e.Code(); got != tt.code {
 					t.Errorf("extensions.code: got %q, want %q (%s)", got, tt.code, e.Message)
 				}
 			}

@@ -3,12 +3,10 @@ package resolvers_test
 import (
 	"encoding/json"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/cache"
@@ -19,23 +17,10 @@ import (
 // clock is the stores' settable clock. It starts at the wall clock (so real Redis TTLs,
 // which follow the wall clock, stay consistent with the store's view) and moves only when
 // a test advances it, so every time the API returns is predictable.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock struct{ *redistest.Clock }
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clock {
+	return &clock{redistest.NewClock(time.Now().UTC().Truncate(time.Millisecond))}
 }
 
 // at formats the clock's time as the API writes a DateTime.
@@ -55,22 +40,10 @@ func newBackend(rdb redis.UniversalClient, prefix string) *backend {
 }
 
 // eachBackend runs fn once on miniredis and once on the real Redis named by REDIS_URL
-// (skipped when unset), each with a fresh server or key prefix.
+// (skipped when unset), each with a fresh server or key prefix; see redistest.Each.
 func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
 	t.Helper()
-	t.Run("miniredis", func(t *testing.T) {
-		mr := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		fn(t, newBackend(rdb, "t"))
-	})
-	t.Run("redis", func(t *testing.T) {
-		rdb := redistest.FromEnv(t)
-		if rdb == nil {
-			t.Skip("REDIS_URL not set: no real Redis to test against")
-		}
-		fn(t, newBackend(rdb, redistest.Prefix(t, rdb)))
-	})
+	redistest.Each(t, func(t *testing.T, rb *redistest.Backend) { fn(t, newBackend(rb.RDB, rb.Prefix)) })
 }
 
 // client returns a GraphQL client over a handler whose resolver uses the backend's store.
@@ -98,14 +71,7 @@ func (b *backend) snapshot(t testing.TB) map[string]string {
 }
 
 // gqlError is one entry of a response's errors.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-func (e gqlError) code() string  { s, _ := e.Extensions["code"].(string); return s }
-func (e gqlError) field() string { s, _ := e.Extensions["field"].(string); return s }
+type gqlError = redistest.GQLError
 
 // result is a decoded GraphQL response.
 type result struct {
@@ -157,10 +123,10 @@ func wantError(t testing.TB, res result, code, field string) gqlError {
 		t.Fatalf("got %d errors %+v, want 1 with code %s", len(res.Errors), res.Errors, code)
 	}
 	e := res.Errors[0]
-	if got := e.code(); got != code {
+	if got := e.Code(); got != code {
 		t.Errorf("extensions.code: got %q, want %q (error %+v)", got, code, e)
 	}
-	if got := e.field(); got != field {
+	if got := e.Field(); got != field {
 		t.Errorf("extensions.field: got %q, want %q (error %+v)", got, field, e)
 	}
 	return e

@@ -135,7 +135,7 @@ func TestScanBudgetPerOrganization(t *testing.T) {
 	}
 	limited := func(what string, r result, retry float64) {
 		t.Helper()
-		if len(r.Errors) != 1 || r.Errors[0].code() != "RATE_LIMITED" {
+		if len(r.Errors) != 1 || r.Errors[0].Code() != "RATE_LIMITED" {
 			t.Fatalf("%s: got %+v, want RATE_LIMITED", what, r.Errors)
 		}
 		if got, _ := r.Errors[0].Extensions["retryAfter"].(float64); got != retry {

@@ -13,21 +13,17 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"connectsession/cache"
 	"connectsession/graph"
 	"connectsession/graph/model"
+	"connectsession/internal/redistest"
 )
 
 // jsonPOST answers every request byte for byte as gqlgen's transport.POST does: the same
 // status, content type and body, over the same executable schema.
 func TestJSONPOSTMatchesGqlgen(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	store := cache.New(rdb, cache.Options{})
+	store := cache.New(redistest.Mini(t, "").RDB, cache.Options{})
 	label, user := `<b>HR & "co"</b>`, "ünïcödé\u2028user"
 	s, _, err := store.Create(context.Background(), &model.CreateConnectSessionInput{OrganizationID: 1, ProjectID: "demo",
 		OriginOwnerID: "o1", OriginOwnerName: "Owner", Label: &label, OriginUsername: &user})

@@ -1,6 +1,9 @@
-// Package redistest gives tests a real Redis when the environment names one: the
-// server at REDIS_URL or the cluster at REDIS_CLUSTER_ADDRS. Each test takes its own key
-// prefix and removes its keys when it ends, so tests share a server safely.
+// Package redistest is the harness every package's tests share: the Redis backends a
+// test runs on (a miniredis in process, and the real server at REDIS_URL or the cluster
+// at REDIS_CLUSTER_ADDRS when the environment names one; Each runs a test on both), a
+// settable clock for the store, and the GraphQL error entry tests decode responses into.
+// Each test on a real Redis takes its own key prefix and removes its keys when it ends,
+// so tests share a server safely.
 package redistest
 
 import (
@@ -23,25 +26,40 @@ import (
 // test ends.
 func FromEnv(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
+	rdb := NamedFromEnv(tb, "")
+	if rdb == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("real redis does not answer: %v", err)
+	}
+	return rdb
+}
+
+// NamedFromEnv is FromEnv with name as the client name of every connection, so a test
+// can find and kill its own connections (CLIENT LIST, CLIENT KILL) without touching
+// anyone else's. It opens no connection: the test's first command does.
+func NamedFromEnv(tb testing.TB, name string) redis.UniversalClient {
+	tb.Helper()
 	var rdb redis.UniversalClient
 	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), Protocol: 2}) // as cache.Connect
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), Protocol: 2, ClientName: name}) // as cache.Connect
 	} else if url := os.Getenv("REDIS_URL"); url != "" {
 		opts, err := redis.ParseURL(url)
 		if err != nil {
 			tb.Fatalf("REDIS_URL: %v", err)
 		}
 		opts.Protocol = 2 // as the service's client (cache.Connect) does
+		if name != "" {
+			opts.ClientName = name
+		}
 		rdb = redis.NewClient(opts)
 	} else {
 		return nil
 	}
 	tb.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("real redis does not answer: %v", err)
-	}
 	return rdb
 }
 
