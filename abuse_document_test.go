@@ -131,7 +131,7 @@ func TestAbuseIntrospection(t *testing.T) {
 	s := startServer(t, nil)
 	key := "Bearer " + s.devKey(t)
 	t.Run("GraphiQL's own introspection query passes", func(t *testing.T) {
-		q, err := os.ReadFile("resolvers/testdata/graphiql-introspection.graphql")
+		q, err := os.ReadFile("httpapi/testdata/graphiql-introspection.graphql")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"connectsession/auth"
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/internal/redistest"
 	"connectsession/resolvers"
 )
@@ -118,7 +119,7 @@ func BenchmarkPointRead(b *testing.B) {
 		serveBench(b, svc.handler, issueBenchKey(b, svc), body)
 	})
 	b.Run("noauth", func(b *testing.B) {
-		open, err := resolvers.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+		open, err := httpapi.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"connectsession/cache"
+	"connectsession/httpapi"
 	"connectsession/playground"
-	"connectsession/resolvers"
 )
 
 // config is the service's configuration: each setting is an environment variable and a
@@ -35,7 +35,7 @@ type config struct {
 	RequestTimeout   time.Duration
 	// Limits bound each operation before it runs (complexity, depth, aliases, and the
 	// document's size, tokens and fields, smaller for callers without a key).
-	Limits             resolvers.Limits
+	Limits             httpapi.Limits
 	QueryCacheBytes    int64
 	Introspection      bool
 	AuthenticateRate   int
@@ -54,7 +54,7 @@ type config struct {
 	Playground          bool
 	PlaygroundAssetsDir string
 
-	// Budgets of one instance: see resolvers.Budgets and streamGate.
+	// Budgets of one instance: see httpapi.Budgets and streamGate.
 	WSMaxSubscriptions     int
 	APIKeyMaxSubscriptions int
 	APIKeyMaxConcurrent    int
@@ -90,16 +90,16 @@ var settings = []setting{
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
 	{"RESPONSE_WRITE_TIMEOUT", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
-	{"COMPLEXITY_LIMIT", itoa(resolvers.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
-	{"DEPTH_LIMIT", itoa(resolvers.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
-	{"ALIAS_LIMIT", itoa(resolvers.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
-	{"DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
-	{"TOKEN_LIMIT", itoa(resolvers.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
-	{"FIELD_LIMIT", itoa(resolvers.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
-	{"REPEATED_FIELD_LIMIT", itoa(resolvers.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
-	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(resolvers.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
-	{"KEYLESS_FIELD_LIMIT", itoa(resolvers.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
-	{"QUERY_CACHE_BYTES", itoa(resolvers.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
+	{"COMPLEXITY_LIMIT", itoa(httpapi.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
+	{"DEPTH_LIMIT", itoa(httpapi.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
+	{"ALIAS_LIMIT", itoa(httpapi.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
+	{"DOCUMENT_SIZE_LIMIT", itoa(httpapi.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
+	{"TOKEN_LIMIT", itoa(httpapi.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
+	{"FIELD_LIMIT", itoa(httpapi.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
+	{"REPEATED_FIELD_LIMIT", itoa(httpapi.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
+	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(httpapi.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
+	{"KEYLESS_FIELD_LIMIT", itoa(httpapi.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
+	{"QUERY_CACHE_BYTES", itoa(httpapi.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
 	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
 	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
 	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
@@ -111,7 +111,7 @@ var settings = []setting{
 	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
 	{"MAX_PENDING_STREAMS", "200", "of those, streams without a valid API key yet (a WebSocket until its connection_init shows one); beyond it the oldest such WebSocket is dropped, or 503 CONNECTION_LIMIT_EXCEEDED; 0 = only MAX_STREAMS"},
-	{"WS_INIT_TIMEOUT", durationText(resolvers.DefaultInitTimeout), "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
+	{"WS_INIT_TIMEOUT", durationText(httpapi.DefaultInitTimeout), "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
 	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
 	{"WS_KEYLESS_GRACE", "5s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
@@ -196,7 +196,7 @@ func buildConfig(get func(string) string) (*config, error) {
 		return n
 	}
 	c.MaxBodyBytes = int64(positive("MAX_BODY_BYTES", 1024))
-	c.Limits = resolvers.Limits{
+	c.Limits = httpapi.Limits{
 		Complexity:           positive("COMPLEXITY_LIMIT", 1),
 		Depth:                positive("DEPTH_LIMIT", 1),
 		Aliases:              positive("ALIAS_LIMIT", 1),

@@ -110,7 +110,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 // text/event-stream). A GET, or a POST of another content type, is answered as an
 // ordinary request whatever its Accept says, so it is not one. A query or mutation
 // served over SSE is still bounded by REQUEST_TIMEOUT, applied per operation
-// (resolvers.HandlerOptions.OperationTimeout).
+// (httpapi.HandlerOptions.OperationTimeout).
 func isStream(r *http.Request) bool {
 	return transport.Websocket{}.Supports(r) || transport.SSE{}.Supports(r)
 }

@@ -25,6 +25,7 @@ import (
 	"connectsession/auth"
 	"connectsession/cache"
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/playground"
 	"connectsession/resolvers"
 )
@@ -272,7 +273,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		_, err := authz.Caller(ctx)
 		return err == nil
 	}}
-	gql, err := resolvers.NewHandler(res, resolvers.HandlerOptions{
+	gql, err := httpapi.NewHandler(res, httpapi.HandlerOptions{
 		Logger: log,
 		WebSocketInit: func(ctx context.Context, payload map[string]any) (context.Context, error) {
 			ctx, err := auth.FromInitPayload(ctx, payload)
@@ -292,7 +293,7 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		Tracer:               tr.tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
 		OperationTimeout:     cfg.RequestTimeout,
-		Budgets: resolvers.Budgets{
+		Budgets: httpapi.Budgets{
 			SocketSubscriptions: cfg.WSMaxSubscriptions,
 			KeySubscriptions:    cfg.APIKeyMaxSubscriptions,
 			KeyConcurrent:       cfg.APIKeyMaxConcurrent,

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/client"
 
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/resolvers"
 )
 
@@ -63,7 +64,7 @@ func TestEndedRequestSkipsLaterRootFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &endingStore{}
-			h, err := resolvers.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+			h, err := httpapi.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/resolvers"
 )
 
@@ -84,8 +85,8 @@ func TestAbuseConcurrentOperationsPerKey(t *testing.T) {
 	store := &gateStore{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	var mu sync.Mutex
 	var observed []string
-	h, err := resolvers.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{
-		Budgets: resolvers.Budgets{KeyConcurrent: 2, Caller: headerKey},
+	h, err := httpapi.NewHandler(&resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{
+		Budgets: httpapi.Budgets{KeyConcurrent: 2, Caller: headerKey},
 		Observe: func(_ context.Context, op, code string, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -26,6 +26,10 @@ const (
 	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeCanceled marks the errors of a request whose client went away before it was
+	// answered. Nobody reads them; they keep abandoned requests apart from Redis outages
+	// in the operations metric, and are not logged.
+	CodeCanceled = "CANCELED"
 )
 
 // internalMessage is all a client learns of an unexpected error; the log has the rest.
@@ -166,4 +170,10 @@ func representationError(gqlErr *gqlerror.Error, err error) bool {
 	}
 	var storeErr *model.StoreError
 	return !errors.As(err, &storeErr)
+}
+
+// clientGone reports whether err comes from the request's context being cancelled
+// (rather than a deadline, or a failure of our own) while that context is indeed over.
+func clientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/resolvers"
 )
 
@@ -47,7 +48,7 @@ func TestRequestErrors(t *testing.T) {
 			"GRAPHQL_VALIDATION_FAILED"},
 	}
 	// No store call may happen: a nil store would panic and turn into an internal error.
-	h, err := resolvers.NewHandler(&resolvers.Resolver{Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{})
+	h, err := httpapi.NewHandler(&resolvers.Resolver{Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

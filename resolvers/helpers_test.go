@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/cache"
+	"connectsession/httpapi"
 	"connectsession/internal/redistest"
 	"connectsession/resolvers"
 )
@@ -52,11 +53,11 @@ func (b *backend) client(authLinkBase *url.URL) *client.Client {
 }
 
 func newClient(r *resolvers.Resolver) *client.Client {
-	return newClientWith(r, resolvers.HandlerOptions{})
+	return newClientWith(r, httpapi.HandlerOptions{})
 }
 
-func newClientWith(r *resolvers.Resolver, opts resolvers.HandlerOptions) *client.Client {
-	h, err := resolvers.NewHandler(r, opts)
+func newClientWith(r *resolvers.Resolver, opts httpapi.HandlerOptions) *client.Client {
+	h, err := httpapi.NewHandler(r, opts)
 	if err != nil {
 		panic(err) // the test built its Resolver wrongly
 	}

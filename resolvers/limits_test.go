@@ -3,6 +3,7 @@ package resolvers_test
 import (
 	"testing"
 
+	"connectsession/httpapi"
 	"connectsession/resolvers"
 )
 
@@ -10,7 +11,7 @@ import (
 // document is refused or run according to the variables of each request.
 func TestOperationLimitsFollowVariables(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
-		c := newClientWith(&resolvers.Resolver{Store: b.store, Auth: resolvers.AllowAll{}}, resolvers.HandlerOptions{Limits: resolvers.Limits{Complexity: 500}})
+		c := newClientWith(&resolvers.Resolver{Store: b.store, Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{Limits: httpapi.Limits{Complexity: 500}})
 		page := `query($n: Int) { connectSessions(organizationId: 1, projectId: "demo", first: $n) { edges { node { id provider label status } } } }`
 		viaFragment := `query($n: Int) { ...P } fragment P on Query { connectSessions(organizationId: 1, projectId: "demo", first: $n) { edges { node { id provider label status } } } }`
 		static := `{ connectSessions(organizationId: 1, projectId: "demo", first: 100) { edges { node { id provider label status } } } }`

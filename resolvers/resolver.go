@@ -1,6 +1,7 @@
 // Package resolvers implements the GraphQL schema: thin resolvers that check the
-// caller's scope, validate, and make one call to the Store they are given. It also builds
-// the GraphQL HTTP handler and maps the domain's errors to extensions.code.
+// caller's scope, validate, and make one call to the Store they are given; and the one
+// error presenter, which maps the domain's errors to extensions.code. The HTTP handler
+// that runs them is built by package httpapi.
 package resolvers
 
 import (
@@ -37,6 +38,11 @@ type Events interface {
 type RateLimiter interface {
 	Allow(ctx context.Context, subject string, perMinute int) (bool, time.Duration, error)
 }
+
+// MaxRepresentations is how many entities one operation may ask for, over all its
+// _entities fields (the handler's limits count them before anything runs; _entities
+// checks its own list too).
+const MaxRepresentations = 1000
 
 type clientAddrKey struct{}
 

@@ -69,7 +69,7 @@ func NewScanGate(o ScanOptions) *ScanGate {
 // expensive reports whether a page may spend more than its own size in the store.
 func expensive(q model.ListQuery) bool {
 	f := q.Filter
-	if equalityFilters(f) > 1 {
+	if f.EqualityFields() > 1 {
 		return true
 	}
 	return q.WantCount && f != nil && (f.CreatedAfter != nil || f.CreatedBefore != nil)

@@ -224,3 +224,19 @@ func ValidateFilter(f *ConnectSessionFilter) error {
 	}
 	return nil
 }
+
+// EqualityFields counts the filter's fields that each select one index (provider, owner,
+// account, category, type); a page filtered by two or more walks one index and checks
+// the others.
+func (f *ConnectSessionFilter) EqualityFields() int {
+	if f == nil {
+		return 0
+	}
+	n := 0
+	for _, set := range []bool{f.Provider != nil, f.OriginOwnerID != nil, f.AccountID != nil, f.Category != nil, f.Type != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}

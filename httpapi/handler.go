@@ -1,4 +1,9 @@
-package resolvers
+// Package httpapi is the service's GraphQL endpoint over HTTP: the gqlgen handler and its
+// transports (WebSocket, SSE, GET, POST), the limits measured before a document is parsed
+// and priced before it runs, per-key budgets and socket caps, and the operation
+// middlewares (deadline, admission, persisted queries, metrics and tracing hooks). It
+// runs the resolvers of package resolvers; nothing below it imports it.
+package httpapi
 
 import (
 	"context"
@@ -21,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"connectsession/graph"
+	"connectsession/resolvers"
 )
 
 // HandlerOptions tune the GraphQL handler.
@@ -90,10 +96,10 @@ const DefaultInitTimeout = 5 * time.Second
 // graphql-ws), Server-Sent Events, GET, POST and OPTIONS transports, a cache of parsed
 // documents, introspection, and the error presenter and recover func of this package.
 // It refuses a Resolver without an Auth: letting every caller through is a choice
-// (AllowAll{}), never what a forgotten field means.
-func NewHandler(r *Resolver, opts HandlerOptions) (*handler.Server, error) {
+// (resolvers.AllowAll{}), never what a forgotten field means.
+func NewHandler(r *resolvers.Resolver, opts HandlerOptions) (*handler.Server, error) {
 	if r.Auth == nil {
-		return nil, errors.New("resolvers: NewHandler: the Resolver has no Auth (pass AllowAll{} to let every caller through)")
+		return nil, errors.New("httpapi: NewHandler: the resolvers.Resolver has no Auth (pass resolvers.AllowAll{} to let every caller through)")
 	}
 	if opts.QueryCacheSize <= 0 {
 		opts.QueryCacheSize = 1000
@@ -111,7 +117,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) (*handler.Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	opts.Limits.defaults()
-	present := ErrorPresenter(opts.Logger)
+	present := resolvers.ErrorPresenter(opts.Logger)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: r, Complexity: complexityRoot()})
 	srv := handler.New(es)
 	budget := newLedger(opts.Budgets)
@@ -174,13 +180,13 @@ func NewHandler(r *Resolver, opts HandlerOptions) (*handler.Server, error) {
 	}
 	srv.AroundRootFields(skipEndedRootFields)
 	srv.SetErrorPresenter(present)
-	srv.SetRecoverFunc(Recover(opts.Logger))
+	srv.SetRecoverFunc(resolvers.Recover(opts.Logger))
 	return srv, nil
 }
 
 // useLimits installs the query cache, the persisted-query lookup and the limits of
 // opts.Limits on srv (opts' defaults already applied).
-func useLimits(srv *handler.Server, es graphql.ExecutableSchema, auth Authorizer, opts HandlerOptions, present graphql.ErrorPresenterFunc) {
+func useLimits(srv *handler.Server, es graphql.ExecutableSchema, auth resolvers.Authorizer, opts HandlerOptions, present graphql.ErrorPresenterFunc) {
 	docs := newDocumentCache(opts.QueryCacheSize, opts.QueryCacheBytes)
 	srv.SetQueryCache(docs)
 	srv.SetParserTokenLimit(opts.Limits.Tokens)

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"connectsession/graph"
 	"connectsession/graph/model"
+	"connectsession/resolvers"
 )
 
 // Limits bound what one operation may ask for. Zero fields take the defaults
@@ -45,10 +46,6 @@ var DefaultLimits = Limits{
 	DocumentBytes: 32 << 10, Tokens: 4000, Fields: 1000, RepeatedFields: 20,
 	KeylessDocumentBytes: 2 << 10, KeylessFields: 50,
 }
-
-// MaxRepresentations is how many entities one operation may ask for, over all its
-// _entities fields.
-const MaxRepresentations = 1000
 
 // MetadataPrice is what a session's metadata costs: up to 8 KiB, where other fields hold
 // at most 255 characters. At 20, an operation within the default complexity carries at
@@ -93,26 +90,12 @@ func complexityRoot() graph.ComplexityRoot {
 			n = *last
 		}
 		cost := 1 + max(n, 1)*child
-		if equalityFilters(filter) > 1 {
+		if filter.EqualityFields() > 1 {
 			cost += CombinedFilterPrice
 		}
 		return cost
 	}
 	return c
-}
-
-// equalityFilters counts the filter's fields that each select one index.
-func equalityFilters(f *model.ConnectSessionFilter) int {
-	if f == nil {
-		return 0
-	}
-	n := 0
-	for _, set := range []bool{f.Provider != nil, f.OriginOwnerID != nil, f.AccountID != nil, f.Category != nil, f.Type != nil} {
-		if set {
-			n++
-		}
-	}
-	return n
 }
 
 // pricedByArguments are the fields whose price reads their arguments (complexityRoot's
@@ -162,7 +145,7 @@ type operationLimits struct {
 	noIntrospection bool
 	es              graphql.ExecutableSchema
 	docs            *documentCache
-	auth            Authorizer
+	auth            resolvers.Authorizer
 	present         graphql.ErrorPresenterFunc
 	lists           introspectionLists
 }
@@ -224,7 +207,7 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, opCtx *gra
 		cost = o.price(ctx, op, opCtx.Variables, &facts)
 	}
 	if cost < 0 {
-		err := gqlerror.Errorf("operation asks for more than %d entities", MaxRepresentations)
+		err := gqlerror.Errorf("operation asks for more than %d entities", resolvers.MaxRepresentations)
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
@@ -276,11 +259,11 @@ func collectRootFields(doc *ast.QueryDocument, set ast.SelectionSet, names []str
 }
 
 // price is the operation's complexity, or -1 when it asks for more than
-// MaxRepresentations entities.
+// resolvers.MaxRepresentations entities.
 func (o *operationLimits) price(ctx context.Context, op *ast.OperationDefinition, vars map[string]any, facts *opFacts) int {
 	p := &pricing{ExecutableSchema: o.es}
 	cost := complexity.Calculate(ctx, p, op, vars)
-	if p.reps > MaxRepresentations {
+	if p.reps > resolvers.MaxRepresentations {
 		return -1
 	}
 	return min(cost, o.Complexity+1) + min(facts.introspection, o.Complexity+1)
@@ -290,7 +273,7 @@ func (o *operationLimits) price(ctx context.Context, op *ast.OperationDefinition
 // with a key, once its operation has reached this middleware: it has parsed, validated
 // and passed the limits (otherwise no operation middleware runs), and the middlewares
 // before this one (admission, the per-key budgets) let it through.
-func registerAdmitted(register func(ctx context.Context, hash, query string), auth Authorizer) graphql.OperationMiddleware {
+func registerAdmitted(register func(ctx context.Context, hash, query string), auth resolvers.Authorizer) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
 			if hasKey, _ := callerHasKey(ctx, auth); hasKey {

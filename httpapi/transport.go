@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"bytes"
@@ -114,7 +114,7 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	b, err := json.Marshal(resp)
 	if err != nil {
 		// Data comes from gqlgen's marshalers and errors from the presenter: both encode.
-		panic("resolvers: encode response: " + err.Error())
+		panic("httpapi: encode response: " + err.Error())
 	}
 	_, _ = w.Write(b)
 }

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"connectsession/graph"
+	"connectsession/resolvers"
 )
 
 // A parsed and validated document takes at most parsedSize of its text (what parsing and
 // validation allocate is an upper bound of what stays), so the cache's byte budget
 // bounds its memory.
 func TestDocumentCacheEstimate(t *testing.T) {
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}).Schema()
 	introspection, err := os.ReadFile("testdata/graphiql-introspection.graphql")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"github.com/vektah/gqlparser/v2/ast"

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"connectsession/resolvers"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
@@ -51,7 +52,7 @@ func badBodyMessage(err error) string {
 func writeBadRequest(w http.ResponseWriter, contentType, message string) {
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(http.StatusBadRequest)
-	_, _ = io.WriteString(w, `{"errors":[{"message":`+quoteJSON(message)+`,"extensions":{"code":"`+CodeBadRequest+`"}}]}`)
+	_, _ = io.WriteString(w, `{"errors":[{"message":`+quoteJSON(message)+`,"extensions":{"code":"`+resolvers.CodeBadRequest+`"}}]}`)
 }
 
 func quoteJSON(s string) string {

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -11,11 +11,6 @@ import (
 
 	"connectsession/graph/model"
 )
-
-// CodeCanceled marks the errors of a request whose client went away before it was
-// answered. Nobody reads them; they keep abandoned requests apart from Redis outages in
-// the operations metric, and are not logged.
-const CodeCanceled = "CANCELED"
 
 // errDeadline is what a root field not started before REQUEST_TIMEOUT answers: the
 // caller is still waiting, so it gets UNAVAILABLE (try again), as a store call cut by
@@ -34,9 +29,9 @@ func skipEndedRootFields(ctx context.Context, next graphql.RootResolver) graphql
 		return next(ctx)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("resolvers: root field: %w: %w", errDeadline, err)
+		err = fmt.Errorf("httpapi: root field: %w: %w", errDeadline, err)
 	} else {
-		err = fmt.Errorf("resolvers: root field not started: %w", err)
+		err = fmt.Errorf("httpapi: root field not started: %w", err)
 	}
 	var path ast.Path
 	if rf := graphql.GetRootFieldContext(ctx); rf != nil {
@@ -44,10 +39,4 @@ func skipEndedRootFields(ctx context.Context, next graphql.RootResolver) graphql
 	}
 	graphql.AddError(ctx, gqlerror.WrapPath(path, err))
 	return graphql.Null
-}
-
-// clientGone reports whether err comes from the request's context being cancelled
-// (rather than a deadline, or a failure of our own) while that context is indeed over.
-func clientGone(ctx context.Context, err error) bool {
-	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }

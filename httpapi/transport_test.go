@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"connectsession/graph"
 	"connectsession/graph/model"
 	"connectsession/internal/redistest"
+	"connectsession/resolvers"
 )
 
 // jsonPOST answers every request byte for byte as gqlgen's transport.POST does: the same
@@ -36,13 +37,13 @@ func TestJSONPOSTMatchesGqlgen(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := func(tr graphql.Transport) *handler.Server {
-		es := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{Store: store, Auth: AllowAll{}}, Complexity: complexityRoot()})
+		es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, Complexity: complexityRoot()})
 		srv := handler.New(es)
 		srv.AddTransport(tr)
 		opts := HandlerOptions{QueryCacheSize: 100, QueryCacheBytes: 1 << 20, Limits: Limits{Complexity: 200, Depth: 10, Aliases: 30}}
 		opts.Limits.defaults()
-		useLimits(srv, es, AllowAll{}, opts, ErrorPresenter(nil))
-		srv.SetErrorPresenter(ErrorPresenter(nil))
+		useLimits(srv, es, resolvers.AllowAll{}, opts, resolvers.ErrorPresenter(nil))
+		srv.SetErrorPresenter(resolvers.ErrorPresenter(nil))
 		return srv
 	}
 	ours, theirs := server(jsonPOST{}), server(transport.POST{})
@@ -117,7 +118,7 @@ func TestJSONPOSTMatchesGqlgen(t *testing.T) {
 					Errors []struct{ Extensions map[string]any }
 				}
 				if a.Code != http.StatusBadRequest || json.Unmarshal(a.Body.Bytes(), &got) != nil || len(got.Errors) != 1 ||
-					got.Errors[0].Extensions["code"] != CodeBadRequest || a.Header().Get("Content-Type") != b.Header().Get("Content-Type") ||
+					got.Errors[0].Extensions["code"] != resolvers.CodeBadRequest || a.Header().Get("Content-Type") != b.Header().Get("Content-Type") ||
 					(len(body) > 2 && strings.Contains(a.Body.String(), body)) {
 					t.Errorf("undecodable body %q, Accept %q: %d %v %s", body, accept, a.Code, a.Header(), a.Body)
 				}

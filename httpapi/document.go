@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"connectsession/graph/model"
+	"connectsession/resolvers"
 )
 
 // CodeDocumentLimit is the extensions.code of a document refused before it is parsed or
@@ -33,7 +34,7 @@ const CodeDocumentLimit = "DOCUMENT_LIMIT_EXCEEDED"
 // query costs one cache lookup here.
 type documentLimits struct {
 	Limits
-	auth    Authorizer
+	auth    resolvers.Authorizer
 	cache   graphql.Cache[*ast.QueryDocument]
 	present graphql.ErrorPresenterFunc
 }
@@ -87,7 +88,7 @@ func (d *documentLimits) MutateOperationParameters(ctx context.Context, p *graph
 // callerHasKey reports whether the caller presents a valid API key; an unavailable key
 // store is an error, not a missing key, so that a keyed caller is not told its document
 // is too large for a keyless one while Redis is away.
-func callerHasKey(ctx context.Context, auth Authorizer) (bool, error) {
+func callerHasKey(ctx context.Context, auth resolvers.Authorizer) (bool, error) {
 	err := auth.Authenticate(ctx)
 	switch {
 	case err == nil:

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"connectsession/resolvers"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -93,7 +94,7 @@ func (l *ledger) take(ctx context.Context, subscription bool) (release func(), e
 				"this instance, the most it may; complete one before starting another", l.b.KeySubscriptions), l.b.KeySubscriptions)
 		}
 	} else if key != "" && l.ops[key] >= l.b.KeyConcurrent {
-		e := limitError(CodeRateLimited, fmt.Sprintf("this API key already has %d operations in flight on this "+
+		e := limitError(resolvers.CodeRateLimited, fmt.Sprintf("this API key already has %d operations in flight on this "+
 			"instance, the most it may run at once; retry shortly", l.b.KeyConcurrent), l.b.KeyConcurrent)
 		e.Extensions["retryAfter"] = 1
 		return nil, e
