@@ -23,6 +23,7 @@ import (
 
 	"connectsession/auth"
 	"connectsession/graph/model"
+	"connectsession/httpapi"
 	"connectsession/internal/redistest"
 )
 
@@ -87,7 +88,7 @@ func (h *stallHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // note records cmd when it belongs to the watched request; it reports whether it does.
 // Connection set-up (CLIENT SETINFO, HELLO) is go-redis's, not a store call.
 func (h *stallHook) note(ctx context.Context, cmd redis.Cmder) bool {
-	if id, _ := ctx.Value(requestIDKey{}).(string); id != h.id {
+	if httpapi.RequestIDFrom(ctx) != h.id {
 		return false
 	}
 	if cmd.Name() == "client" || cmd.Name() == "hello" {

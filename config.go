@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -302,24 +301,14 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	if c.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h})
+	return slog.New(httpapi.WithRequestIDs(h))
 }
 
-// requestIDHandler adds the request id that accessLog put in the context to every line
-// logged with that context, so an error line leads to its request and its X-Request-Id.
-type requestIDHandler struct{ slog.Handler }
-
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-		r.AddAttrs(slog.String("request_id", id))
+// routeOptions are the settings the HTTP surface reads.
+func (c *config) routeOptions() httpapi.RouteOptions {
+	return httpapi.RouteOptions{
+		MaxBodyBytes: c.MaxBodyBytes, RequestTimeout: c.RequestTimeout,
+		ResponseWriteTimeout: c.ResponseWriteTimeout, CORSAllowedOrigins: c.CORSAllowedOrigins,
+		PlaygroundAssetsDir: c.PlaygroundAssetsDir,
 	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
-}
-
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 
 	"connectsession/graph"
+	"connectsession/httpapi"
 	"connectsession/playground"
 )
 
@@ -171,7 +172,7 @@ func TestPlaygroundLocalAssetsRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config{Playground: true, PlaygroundAssetsDir: dir}
-	srv := httptest.NewServer(routes(cfg, http.NotFoundHandler(), okPinger{}, newPlayground(cfg), http.NotFoundHandler(), slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(httpapi.Routes(cfg.routeOptions(), http.NotFoundHandler(), okPinger{}, newPlayground(cfg), http.NotFoundHandler(), slog.New(slog.DiscardHandler)))
 	t.Cleanup(srv.Close)
 
 	status, body := getPage(t, srv.URL+"/")

@@ -121,14 +121,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	defer be.Close()
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	tr, err := newTracing(ctx, cfg)
+	tr, err := httpapi.NewTracing(ctx, cfg.OTLPEndpoint, cfg.OTelServiceName)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := tr.shutdown(ctx); err != nil {
+		if err := tr.Shutdown(ctx); err != nil {
 			log.Warn("flushing traces", "err", err)
 		}
 	}()
@@ -253,32 +253,32 @@ func callerID(authz *auth.Authorizer) func(context.Context) (string, error) {
 }
 
 // newService wires the application over rdb; tr (nil: off) traces it.
-func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tracing) (*service, error) {
-	var m *metrics // made below, from the hub; the store reports to it only once serving
+func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *httpapi.Tracing) (*service, error) {
+	var m *httpapi.Metrics // made below, from the hub; the store reports to it only once serving
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
 		JSONRecords: cfg.RecordFormat == "json", PageScanLimit: cfg.PageScanLimit,
-		OnPageScan: func(s cache.PageScan) { m.pageScan(s) }})
+		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
 	apq.LimitRegistrations(cfg.APQRegistrations)
-	m = newMetrics(hub, apq)
-	rdb.AddHook(redisHook{m})
+	m = httpapi.NewMetrics(hub, apq)
+	rdb.AddHook(m.RedisHook())
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
 		Scans: resolvers.NewScanGate(resolvers.ScanOptions{Concurrency: cfg.TenantScans, UnitsPerSecond: cfg.TenantScanUnits}),
 	}
-	gate := &streamGate{max: int64(cfg.MaxStreams), maxPending: cfg.MaxPendingStreams, keyed: func(ctx context.Context) bool {
+	gate := httpapi.NewStreamGate(int64(cfg.MaxStreams), cfg.MaxPendingStreams, func(ctx context.Context) bool {
 		_, err := authz.Caller(ctx)
 		return err == nil
-	}}
+	})
 	gql, err := httpapi.NewHandler(res, httpapi.HandlerOptions{
 		Logger: log,
 		WebSocketInit: func(ctx context.Context, payload map[string]any) (context.Context, error) {
 			ctx, err := auth.FromInitPayload(ctx, payload)
 			if err == nil {
-				gate.initialized(ctx)
+				gate.Initialized(ctx)
 			}
 			return ctx, err
 		},
@@ -286,11 +286,11 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 		AllowedOrigins:       cfg.CORSAllowedOrigins,
 		PersistedQueries:     apq,
 		RegisterPersisted:    registerPersisted(apq, authz),
-		Observe:              m.observe,
+		Observe:              m.Observe,
 		DisableIntrospection: !cfg.Introspection,
 		Limits:               cfg.Limits,
 		QueryCacheBytes:      cfg.QueryCacheBytes,
-		Tracer:               tr.tracer(),
+		Tracer:               tr.Tracer(),
 		Admit:                keyRateLimit(store, authz, cfg.APIKeyRate),
 		OperationTimeout:     cfg.RequestTimeout,
 		Budgets: httpapi.Budgets{
@@ -300,15 +300,15 @@ func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *tr
 			SocketIdle:          cfg.WSIdleTimeout,
 			KeylessGrace:        cfg.WSKeylessGrace,
 			Caller:              callerID(authz),
-			SocketClosed:        m.socketClosed,
+			SocketClosed:        m.SocketClosed,
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	m.watchStreams(gate)
+	m.WatchStreams(gate)
 	page := newPlayground(cfg)
-	h, err := tr.instrument(routes(cfg, gate.limit(gql), store, page, m.handler(), log), rdb)
+	h, err := tr.Instrument(httpapi.Routes(cfg.routeOptions(), gate.Limit(gql), store, page, m.Handler(), log), rdb)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 )
 
-// streamGate caps the long-lived requests one instance holds at once: WebSockets and
+// StreamGate caps the long-lived requests one instance holds at once: WebSockets and
 // SSE streams. Each holds a connection, a few goroutines and buffers for as long as the
 // client likes, so their number, unlike that of ordinary requests, is not bounded by
 // REQUEST_TIMEOUT.
@@ -21,7 +21,7 @@ import (
 // connection_init. Pending streams share a small part of the capacity (maxPending), so
 // that callers without a key, who need no socket for anything, cannot take every
 // place: 5,000 keyless sockets opened in about a second used to lock every tenant out.
-type streamGate struct {
+type StreamGate struct {
 	max        int64 // 0: no limit
 	maxPending int   // 0: pending streams are bounded by max alone
 	// keyed reports whether ctx carries a valid API key.
@@ -36,6 +36,13 @@ type streamGate struct {
 }
 
 // stream is one admitted stream, pending while elem is set (guarded by the gate's mu).
+// NewStreamGate returns a gate that admits at most max streams at once (0: no limit), at
+// most maxPending of them without a valid key yet (0: bounded by max alone); keyed
+// reports whether a context carries a valid key.
+func NewStreamGate(max int64, maxPending int, keyed func(ctx context.Context) bool) *StreamGate {
+	return &StreamGate{max: max, maxPending: maxPending, keyed: keyed}
+}
+
 type stream struct {
 	elem *list.Element
 	conn net.Conn // the hijacked connection of a WebSocket, once upgraded
@@ -46,13 +53,13 @@ type streamKey struct{}
 // streamRetryAfter is what a refused client is told to wait, in seconds.
 const streamRetryAfter = 5
 
-// limit admits a stream while fewer than max are open, else answers 503
+// Limit admits a stream while fewer than max are open, else answers 503
 // CONNECTION_LIMIT_EXCEEDED before any upgrade, so nothing is left running. A stream
 // without a valid key also needs a pending place; when they are all taken, the oldest
 // pending WebSocket is dropped for it (a client that has a key sends it at once, so the
 // oldest is the likeliest to have none), and only when none can be dropped is it
 // refused. Ordinary requests pass uncounted.
-func (g *streamGate) limit(next http.Handler) http.Handler {
+func (g *StreamGate) Limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isStream(r) {
 			next.ServeHTTP(w, r)
@@ -80,7 +87,7 @@ func (g *streamGate) limit(next http.Handler) http.Handler {
 	})
 }
 
-func (g *streamGate) refuse(w http.ResponseWriter, message string) {
+func (g *StreamGate) refuse(w http.ResponseWriter, message string) {
 	g.refused.Add(1)
 	w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
 	writeError(w, http.StatusServiceUnavailable, "CONNECTION_LIMIT_EXCEEDED", message)
@@ -88,7 +95,7 @@ func (g *streamGate) refuse(w http.ResponseWriter, message string) {
 
 // admitPending books a pending place for s, dropping the oldest pending WebSocket when
 // they are all taken; false when none could be dropped.
-func (g *streamGate) admitPending(s *stream) bool {
+func (g *StreamGate) admitPending(s *stream) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pending.Len() >= g.maxPending {
@@ -112,14 +119,14 @@ func (g *streamGate) admitPending(s *stream) bool {
 	return true
 }
 
-func (g *streamGate) pendingLen() int {
+func (g *StreamGate) pendingLen() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.pending.Len()
 }
 
 // settle gives back s's pending place, if it still holds one.
-func (g *streamGate) settle(s *stream) {
+func (g *StreamGate) settle(s *stream) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if s.elem != nil {
@@ -128,9 +135,9 @@ func (g *streamGate) settle(s *stream) {
 	}
 }
 
-// initialized is told of each WebSocket's accepted connection_init, with the context
+// Initialized is told of each WebSocket's accepted connection_init, with the context
 // the payload's credential is in: a socket with a valid key stops being pending.
-func (g *streamGate) initialized(ctx context.Context) {
+func (g *StreamGate) Initialized(ctx context.Context) {
 	s, _ := ctx.Value(streamKey{}).(*stream)
 	if s == nil || g.keyed == nil || !g.keyed(ctx) {
 		return
@@ -142,7 +149,7 @@ func (g *streamGate) initialized(ctx context.Context) {
 // gate can drop the socket. It keeps the writer's other powers (flushing for SSE).
 type hijackWatcher struct {
 	http.ResponseWriter
-	g *streamGate
+	g *StreamGate
 	s *stream
 }
 

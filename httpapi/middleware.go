@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bufio"
@@ -80,6 +80,12 @@ func requestID(r *http.Request) string {
 
 type requestIDKey struct{}
 
+// RequestIDFrom returns the id accessLog gave the request behind ctx ("" outside one).
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 // accessLog gives every request an id (returned in X-Request-Id and put in the log
 // context) and logs one line when it ends.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
@@ -110,7 +116,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 // text/event-stream). A GET, or a POST of another content type, is answered as an
 // ordinary request whatever its Accept says, so it is not one. A query or mutation
 // served over SSE is still bounded by REQUEST_TIMEOUT, applied per operation
-// (httpapi.HandlerOptions.OperationTimeout).
+// (HandlerOptions.OperationTimeout).
 func isStream(r *http.Request) bool {
 	return transport.Websocket{}.Supports(r) || transport.SSE{}.Supports(r)
 }
@@ -217,4 +223,27 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// WithRequestIDs wraps h so that every line logged with a request's context carries the
+// request id accessLog put there: an error line leads to its request and its
+// X-Request-Id.
+func WithRequestIDs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+// requestIDHandler is WithRequestIDs' handler.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestIDFrom(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

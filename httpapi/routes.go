@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -11,19 +11,35 @@ import (
 	"connectsession/playground"
 )
 
-// pinger is what readiness needs: an answer from Redis.
-type pinger interface {
+// Pinger is what readiness needs: an answer from Redis.
+type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// routes wires the service's HTTP surface (the paths README.md lists). page is GraphiQL
+// RouteOptions are the settings the HTTP surface reads (README's Configuration table
+// documents each).
+type RouteOptions struct {
+	// MaxBodyBytes bounds a request's body (413 over it); RequestTimeout is the deadline
+	// of an ordinary request; ResponseWriteTimeout bounds how long a client may take to
+	// receive a ready answer (0: off).
+	MaxBodyBytes         int64
+	RequestTimeout       time.Duration
+	ResponseWriteTimeout time.Duration
+	// CORSAllowedOrigins are the browser origins allowed cross-origin requests (none: no
+	// CORS headers at all).
+	CORSAllowedOrigins []string
+	// PlaygroundAssetsDir, when set with a page, serves GraphiQL's bundles from there.
+	PlaygroundAssetsDir string
+}
+
+// Routes wires the service's HTTP surface (the paths README.md lists). page is GraphiQL
 // at /, nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR
 // is set.
 //
 // /graphql passes the CSRF rule, then the body limit, which also sets the request's
 // deadline, client address and credential, then the answer's write deadline. Every
 // request is logged with an id.
-func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
+func Routes(cfg RouteOptions, gql http.Handler, store Pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, answerDeadline(cfg.ResponseWriteTimeout, gql))))
 	mux.Handle("GET /metrics", metrics)
@@ -53,7 +69,7 @@ func routes(cfg *config, gql http.Handler, store pinger, page *playground.Page, 
 }
 
 // readyz answers 200 while Redis answers a PING within a second, 503 otherwise.
-func readyz(store pinger) http.Handler {
+func readyz(store Pinger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"connectsession/cache"
 )
 
-// metrics are the service's Prometheus metrics, on a registry of their own.
-type metrics struct {
+// Metrics are the service's Prometheus metrics, on a registry of their own.
+type Metrics struct {
 	reg         *prometheus.Registry
 	operations  *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
@@ -26,8 +26,10 @@ type metrics struct {
 	socketsClosed *prometheus.CounterVec
 }
 
-func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
-	m := &metrics{
+// NewMetrics registers the service's metrics, reading the hub's and the persisted-query
+// store's figures when scraped.
+func NewMetrics(hub *cache.Hub, apq *cache.APQ) *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "connectsession_graphql_operations_total",
@@ -84,14 +86,14 @@ func newMetrics(hub *cache.Hub, apq *cache.APQ) *metrics {
 	return m
 }
 
-// observe records one answered operation. Rate-limit refusals show as code RATE_LIMITED.
-func (m *metrics) observe(_ context.Context, operation, code string, took time.Duration) {
+// Observe records one answered operation. Rate-limit refusals show as code RATE_LIMITED.
+func (m *Metrics) Observe(_ context.Context, operation, code string, took time.Duration) {
 	m.operations.WithLabelValues(operation, code).Inc()
 	m.duration.WithLabelValues(operation).Observe(took.Seconds())
 }
 
-// pageScan records what one page call spent of its work budget.
-func (m *metrics) pageScan(s cache.PageScan) {
+// PageScan records what one page call spent of its work budget.
+func (m *Metrics) PageScan(s cache.PageScan) {
 	if m == nil {
 		return
 	}
@@ -104,11 +106,11 @@ func (m *metrics) pageScan(s cache.PageScan) {
 	}
 }
 
-// socketClosed counts a WebSocket the budgets closed.
-func (m *metrics) socketClosed(reason string) { m.socketsClosed.WithLabelValues(reason).Inc() }
+// SocketClosed counts a WebSocket the budgets closed.
+func (m *Metrics) SocketClosed(reason string) { m.socketsClosed.WithLabelValues(reason).Inc() }
 
-// watchStreams publishes the stream gate's figures.
-func (m *metrics) watchStreams(g *streamGate) {
+// WatchStreams publishes the stream gate's figures.
+func (m *Metrics) WatchStreams(g *StreamGate) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "connectsession_streams_open", Help: "WebSockets and SSE streams open on this instance.",
@@ -125,12 +127,15 @@ func (m *metrics) watchStreams(g *streamGate) {
 	)
 }
 
-func (m *metrics) handler() http.Handler {
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// RedisHook returns the hook that counts failed Redis calls, for rdb.AddHook.
+func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+
 // redisHook counts failed Redis calls.
-type redisHook struct{ m *metrics }
+type redisHook struct{ m *Metrics }
 
 func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bytes"
@@ -46,30 +46,11 @@ func TestRequestDeadline(t *testing.T) {
 	}
 }
 
-func TestCORS(t *testing.T) {
-	s := startServer(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
-	for origin, allowed := range map[string]bool{"https://app.example.com": true, "https://evil.example": false} {
-		req, _ := http.NewRequest(http.MethodOptions, s.url+"/graphql", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
-			t.Errorf("preflight from %s: allowed %v, want %v (headers %v)", origin, got, allowed, resp.Header)
-		}
-	}
-}
-
 // Lines logged with a request's context carry its id, the one returned in X-Request-Id,
 // so that an error in the log leads to the request and back.
 func TestLogLinesCarryTheRequestID(t *testing.T) {
 	var buf bytes.Buffer
-	cfg := &config{LogLevel: slog.LevelInfo, LogFormat: "json"}
-	log := cfg.logger(&buf)
+	log := slog.New(WithRequestIDs(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.WarnContext(r.Context(), "store unavailable")
 	}))

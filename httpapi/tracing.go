@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -17,37 +17,38 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// tracing is OpenTelemetry tracing: on when OTEL_EXPORTER_OTLP_ENDPOINT names an
+// Tracing is OpenTelemetry tracing: on when OTEL_EXPORTER_OTLP_ENDPOINT names an
 // OTLP/HTTP collector (spans go to <endpoint>/v1/traces), off otherwise.
-type tracing struct {
+type Tracing struct {
 	provider *sdktrace.TracerProvider
 }
 
-// newTracing starts the exporter when an endpoint is configured; a nil *tracing means off.
-func newTracing(ctx context.Context, cfg *config) (*tracing, error) {
-	if cfg.OTLPEndpoint == "" {
+// NewTracing starts the exporter when endpoint (an OTLP/HTTP collector) is set, naming
+// the spans' service serviceName; a nil *Tracing means off.
+func NewTracing(ctx context.Context, endpoint, serviceName string) (*Tracing, error) {
+	if endpoint == "" {
 		return nil, nil
 	}
-	endpoint := strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
+	endpoint = strings.TrimRight(endpoint, "/") + "/v1/traces"
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
-	res := resource.NewSchemaless(attribute.String("service.name", cfg.OTelServiceName))
-	return &tracing{provider: sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))}, nil
+	res := resource.NewSchemaless(attribute.String("service.name", serviceName))
+	return &Tracing{provider: sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))}, nil
 }
 
-// tracer returns the tracer for operation spans, or nil when tracing is off.
-func (t *tracing) tracer() trace.Tracer {
+// Tracer returns the tracer for operation spans, or nil when tracing is off.
+func (t *Tracing) Tracer() trace.Tracer {
 	if t == nil {
 		return nil
 	}
 	return t.provider.Tracer("connectsession")
 }
 
-// instrument adds HTTP server spans (continuing the caller's W3C trace context) and
+// Instrument adds HTTP server spans (continuing the caller's W3C trace context) and
 // Redis command spans.
-func (t *tracing) instrument(h http.Handler, rdb redis.UniversalClient) (http.Handler, error) {
+func (t *Tracing) Instrument(h http.Handler, rdb redis.UniversalClient) (http.Handler, error) {
 	if t == nil {
 		return h, nil
 	}
@@ -61,8 +62,8 @@ func (t *tracing) instrument(h http.Handler, rdb redis.UniversalClient) (http.Ha
 	), nil
 }
 
-// shutdown flushes the spans still buffered.
-func (t *tracing) shutdown(ctx context.Context) error {
+// Shutdown flushes the spans still buffered.
+func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
