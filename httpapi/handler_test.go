@@ -1,4 +1,4 @@
-package resolvers_test
+package httpapi_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package resolvers_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"connectsession/graph/model"
 	"connectsession/httpapi"
+	"connectsession/internal/redistest"
 	"connectsession/resolvers"
 )
 
@@ -68,7 +69,7 @@ func postAs(ctx context.Context, t *testing.T, url, key string, id int) (string,
 		return "", nil
 	}
 	defer resp.Body.Close()
-	var res result
+	var res struct{ Errors []redistest.GQLError }
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 		t.Errorf("decode: %v", err)
 	}
