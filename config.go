@@ -53,7 +53,7 @@ type config struct {
 	Playground          bool
 	PlaygroundAssetsDir string
 
-	// Budgets of one instance: see httpapi.Budgets and streamGate.
+	// Budgets of one instance: see httpapi.Budgets and httpapi.StreamGate.
 	WSMaxSubscriptions     int
 	APIKeyMaxSubscriptions int
 	APIKeyMaxConcurrent    int
