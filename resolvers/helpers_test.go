@@ -75,33 +75,12 @@ func (b *backend) snapshot(t testing.TB) map[string]string {
 type gqlError = redistest.GQLError
 
 // result is a decoded GraphQL response.
-type result struct {
-	Data   json.RawMessage
-	Errors []gqlError
-}
+type result = redistest.Result
 
-// do posts query with vars and decodes the response; it fails the test on an HTTP error
-// status or an undecodable body.
+// do posts query with vars and decodes the response (redistest.Do).
 func do(t testing.TB, c *client.Client, query string, vars map[string]any) result {
 	t.Helper()
-	var opts []client.Option
-	for k, v := range vars {
-		opts = append(opts, client.Var(k, v))
-	}
-	resp, err := c.RawPost(query, opts...)
-	if err != nil {
-		t.Fatalf("post: %v", err)
-	}
-	var res result
-	if res.Data, err = json.Marshal(resp.Data); err != nil {
-		t.Fatalf("encode data: %v", err)
-	}
-	if len(resp.Errors) > 0 {
-		if err := json.Unmarshal(resp.Errors, &res.Errors); err != nil {
-			t.Fatalf("decode errors %s: %v", resp.Errors, err)
-		}
-	}
-	return res
+	return redistest.Do(t, c, query, vars)
 }
 
 // mustDo is do for a request that must succeed; it decodes the data into out.

@@ -1,4 +1,4 @@
-package resolvers_test
+package httpapi_test
 
 import (
 	"context"
@@ -12,15 +12,16 @@ import (
 
 	"connectsession/graph/model"
 	"connectsession/httpapi"
+	"connectsession/internal/redistest"
 	"connectsession/resolvers"
 )
 
 // endingStore is a Store whose Create ends the request's context (end, set per request)
 // and then fails as the cache fails a Redis call whose context ended.
 type endingStore struct {
-	failingStore
-	creates atomic.Int32
-	end     func(ctx context.Context) // ends ctx's request: cancels it, or waits out its deadline
+	resolvers.Store // nil: only Create is called
+	creates         atomic.Int32
+	end             func(ctx context.Context) // ends ctx's request: cancels it, or waits out its deadline
 }
 
 func (s *endingStore) Create(ctx context.Context, _ *model.CreateConnectSessionInput) (*model.ConnectSession, string, error) {
@@ -68,7 +69,7 @@ func TestEndedRequestSkipsLaterRootFields(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := do(t, client.New(tt.wrap(store, h)), twoCreates, nil)
+			res := redistest.Do(t, client.New(tt.wrap(store, h)), twoCreates, nil)
 			if n := store.creates.Load(); n != 1 {
 				t.Errorf("store.Create called %d times, want 1 (b must not start once the request ended)", n)
 			}
