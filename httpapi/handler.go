@@ -94,7 +94,7 @@ const DefaultInitTimeout = 5 * time.Second
 
 // NewHandler returns the GraphQL handler for r: WebSocket (graphql-transport-ws and
 // graphql-ws), Server-Sent Events, GET, POST and OPTIONS transports, a cache of parsed
-// documents, introspection, and the error presenter and recover func of this package.
+// documents, introspection, and the error presenter and recover func of package resolvers.
 // It refuses a Resolver without an Auth: letting every caller through is a choice
 // (resolvers.AllowAll{}), never what a forgotten field means.
 func NewHandler(r *resolvers.Resolver, opts HandlerOptions) (*handler.Server, error) {
