@@ -60,7 +60,8 @@ func quoteJSON(s string) string {
 	return string(b)
 }
 
-// checkedSSE is gqlgen's SSE transport, with an undecodable body refused before it.
+// checkedSSE is gqlgen's SSE transport, with an undecodable body refused before it. The
+// body is decoded twice (here and by gqlgen), which a stream's length makes negligible.
 type checkedSSE struct {
 	transport.SSE
 }

@@ -149,7 +149,7 @@ func NewHandler(r *resolvers.Resolver, opts HandlerOptions) (*handler.Server, er
 	srv.AddTransport(checkedSSE{})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(checkedGET{})
-	srv.AddTransport(jsonPOST{})
+	srv.AddTransport(checkedPOST{})
 	srv.Use(extension.Introspection{})
 	useLimits(srv, es, r.Auth, opts, present)
 	// Operation middlewares run in the order they are added, the first outermost.
