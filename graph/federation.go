@@ -3,7 +3,6 @@
 package graph
 
 import (
-	"connectsession/graph/model"
 	"context"
 	"errors"
 	"fmt"
@@ -186,7 +185,7 @@ func (ec *executionContext) resolveManyEntities(
 		switch resolverName {
 
 		case "findManyConnectSessionByIDs":
-			typedReps := make([]*model.ConnectSessionByIDsInput, len(reps))
+			typedReps := make([]*ConnectSessionByIDsInput, len(reps))
 
 			for i, rep := range reps {
 				id0, err := ec.unmarshalNInt2int(ctx, rep.entity["id"])
@@ -194,7 +193,7 @@ func (ec *executionContext) resolveManyEntities(
 					return errors.New(fmt.Sprintf("Field %s undefined in schema.", "id"))
 				}
 
-				typedReps[i] = &model.ConnectSessionByIDsInput{
+				typedReps[i] = &ConnectSessionByIDsInput{
 					ID: id0,
 				}
 			}

@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"connectsession/graph/model"
+	"connectsession/graph/scalars"
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ type ComplexityRoot struct {
 	}
 
 	Entity struct {
-		FindManyConnectSessionByIDs func(childComplexity int, reps []*model.ConnectSessionByIDsInput) int
+		FindManyConnectSessionByIDs func(childComplexity int, reps []*ConnectSessionByIDsInput) int
 	}
 
 	Mutation struct {
@@ -102,7 +103,7 @@ type ComplexityRoot struct {
 		CreateConnectSession       func(childComplexity int, input model.CreateConnectSessionInput) int
 		DeleteConnectSession       func(childComplexity int, organizationID int, projectID string, id int) int
 		RevokeConnectSession       func(childComplexity int, organizationID int, projectID string, id int) int
-		UpdateConnectSession       func(childComplexity int, input model.UpdateConnectSessionInput) int
+		UpdateConnectSession       func(childComplexity int, input UpdateConnectSessionInput) int
 	}
 
 	PageInfo struct {
@@ -136,14 +137,14 @@ type ConnectSessionEventResolver interface {
 	Type(ctx context.Context, obj *model.ConnectSessionEvent) (model.ConnectSessionEventType, error)
 }
 type EntityResolver interface {
-	FindManyConnectSessionByIDs(ctx context.Context, reps []*model.ConnectSessionByIDsInput) ([]*model.ConnectSession, error)
+	FindManyConnectSessionByIDs(ctx context.Context, reps []*ConnectSessionByIDsInput) ([]*model.ConnectSession, error)
 }
 type MutationResolver interface {
-	CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*model.CreateConnectSessionPayload, error)
+	CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*CreateConnectSessionPayload, error)
 	AuthenticateConnectSession(ctx context.Context, token string) (*model.ConnectSession, error)
-	UpdateConnectSession(ctx context.Context, input model.UpdateConnectSessionInput) (*model.ConnectSession, error)
+	UpdateConnectSession(ctx context.Context, input UpdateConnectSessionInput) (*model.ConnectSession, error)
 	RevokeConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error)
-	DeleteConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.DeleteConnectSessionPayload, error)
+	DeleteConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*DeleteConnectSessionPayload, error)
 }
 type QueryResolver interface {
 	ConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error)
@@ -391,7 +392,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Entity.FindManyConnectSessionByIDs(childComplexity, args["reps"].([]*model.ConnectSessionByIDsInput)), true
+		return e.ComplexityRoot.Entity.FindManyConnectSessionByIDs(childComplexity, args["reps"].([]*ConnectSessionByIDsInput)), true
 
 	case "Mutation.authenticateConnectSession":
 		if e.ComplexityRoot.Mutation.AuthenticateConnectSession == nil {
@@ -447,7 +448,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateConnectSession(childComplexity, args["input"].(model.UpdateConnectSessionInput)), true
+		return e.ComplexityRoot.Mutation.UpdateConnectSession(childComplexity, args["input"].(UpdateConnectSessionInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1392,8 +1393,8 @@ func (ec *executionContext) field_Entity_findManyConnectSessionByIDs_args(ctx co
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
-		func(ctx context.Context, v any) ([]*model.ConnectSessionByIDsInput, error) {
-			return ec.unmarshalNConnectSessionByIDsInput2ᚕᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionByIDsInput(ctx, v)
+		func(ctx context.Context, v any) ([]*ConnectSessionByIDsInput, error) {
+			return ec.unmarshalNConnectSessionByIDsInput2ᚕᚖconnectsessionᚋgraphᚐConnectSessionByIDsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1494,8 +1495,8 @@ func (ec *executionContext) field_Mutation_updateConnectSession_args(ctx context
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.UpdateConnectSessionInput, error) {
-			return ec.unmarshalNUpdateConnectSessionInput2connectsessionᚋgraphᚋmodelᚐUpdateConnectSessionInput(ctx, v)
+		func(ctx context.Context, v any) (UpdateConnectSessionInput, error) {
+			return ec.unmarshalNUpdateConnectSessionInput2connectsessionᚋgraphᚐUpdateConnectSessionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2440,7 +2441,7 @@ func (ec *executionContext) fieldContext_ConnectSessionEvent_occurredAt(_ contex
 	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _CreateConnectSessionPayload_connectSession(ctx context.Context, field graphql.CollectedField, obj *model.CreateConnectSessionPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _CreateConnectSessionPayload_connectSession(ctx context.Context, field graphql.CollectedField, obj *CreateConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2472,7 +2473,7 @@ func (ec *executionContext) fieldContext_CreateConnectSessionPayload_connectSess
 	return fc, nil
 }
 
-func (ec *executionContext) _CreateConnectSessionPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.CreateConnectSessionPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _CreateConnectSessionPayload_token(ctx context.Context, field graphql.CollectedField, obj *CreateConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2495,7 +2496,7 @@ func (ec *executionContext) fieldContext_CreateConnectSessionPayload_token(_ con
 	return graphql.NewScalarFieldContext("CreateConnectSessionPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _CreateConnectSessionPayload_authLinkUrl(ctx context.Context, field graphql.CollectedField, obj *model.CreateConnectSessionPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _CreateConnectSessionPayload_authLinkUrl(ctx context.Context, field graphql.CollectedField, obj *CreateConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2518,7 +2519,7 @@ func (ec *executionContext) fieldContext_CreateConnectSessionPayload_authLinkUrl
 	return graphql.NewScalarFieldContext("CreateConnectSessionPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _DeleteConnectSessionPayload_id(ctx context.Context, field graphql.CollectedField, obj *model.DeleteConnectSessionPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeleteConnectSessionPayload_id(ctx context.Context, field graphql.CollectedField, obj *DeleteConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2541,7 +2542,7 @@ func (ec *executionContext) fieldContext_DeleteConnectSessionPayload_id(_ contex
 	return graphql.NewScalarFieldContext("DeleteConnectSessionPayload", field, false, false, "Int")
 }
 
-func (ec *executionContext) _DeleteConnectSessionPayload_deleted(ctx context.Context, field graphql.CollectedField, obj *model.DeleteConnectSessionPayload) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeleteConnectSessionPayload_deleted(ctx context.Context, field graphql.CollectedField, obj *DeleteConnectSessionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2574,7 +2575,7 @@ func (ec *executionContext) _Entity_findManyConnectSessionByIDs(ctx context.Cont
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindManyConnectSessionByIDs(ctx, fc.Args["reps"].([]*model.ConnectSessionByIDsInput))
+			return ec.Resolvers.Entity().FindManyConnectSessionByIDs(ctx, fc.Args["reps"].([]*ConnectSessionByIDsInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConnectSession) graphql.Marshaler {
@@ -2621,8 +2622,8 @@ func (ec *executionContext) _Mutation_createConnectSession(ctx context.Context, 
 			return ec.Resolvers.Mutation().CreateConnectSession(ctx, fc.Args["input"].(model.CreateConnectSessionInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateConnectSessionPayload) graphql.Marshaler {
-			return ec.marshalNCreateConnectSessionPayload2ᚖconnectsessionᚋgraphᚋmodelᚐCreateConnectSessionPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *CreateConnectSessionPayload) graphql.Marshaler {
+			return ec.marshalNCreateConnectSessionPayload2ᚖconnectsessionᚋgraphᚐCreateConnectSessionPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2706,7 +2707,7 @@ func (ec *executionContext) _Mutation_updateConnectSession(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateConnectSession(ctx, fc.Args["input"].(model.UpdateConnectSessionInput))
+			return ec.Resolvers.Mutation().UpdateConnectSession(ctx, fc.Args["input"].(UpdateConnectSessionInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectSession) graphql.Marshaler {
@@ -2797,8 +2798,8 @@ func (ec *executionContext) _Mutation_deleteConnectSession(ctx context.Context, 
 			return ec.Resolvers.Mutation().DeleteConnectSession(ctx, fc.Args["organizationId"].(int), fc.Args["projectId"].(string), fc.Args["id"].(int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteConnectSessionPayload) graphql.Marshaler {
-			return ec.marshalNDeleteConnectSessionPayload2ᚖconnectsessionᚋgraphᚋmodelᚐDeleteConnectSessionPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *DeleteConnectSessionPayload) graphql.Marshaler {
+			return ec.marshalNDeleteConnectSessionPayload2ᚖconnectsessionᚋgraphᚐDeleteConnectSessionPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4300,8 +4301,8 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputConnectSessionByIDsInput(ctx context.Context, obj any) (model.ConnectSessionByIDsInput, error) {
-	var it model.ConnectSessionByIDsInput
+func (ec *executionContext) unmarshalInputConnectSessionByIDsInput(ctx context.Context, obj any) (ConnectSessionByIDsInput, error) {
+	var it ConnectSessionByIDsInput
 	if obj == nil {
 		return it, nil
 	}
@@ -4336,8 +4337,8 @@ func (ec *executionContext) unmarshalInputConnectSessionByIDsInput(ctx context.C
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalConnectSessionByIDsInput(ctx context.Context, raw any) (model.ConnectSessionByIDsInput, error) {
-	var out model.ConnectSessionByIDsInput
+func UnmarshalConnectSessionByIDsInput(ctx context.Context, raw any) (ConnectSessionByIDsInput, error) {
+	var out ConnectSessionByIDsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectSessionByIDsInput", raw, &out)
 	return out, err
 }
@@ -4604,8 +4605,8 @@ func UnmarshalCreateConnectSessionInput(ctx context.Context, raw any) (model.Cre
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUpdateConnectSessionInput(ctx context.Context, obj any) (model.UpdateConnectSessionInput, error) {
-	var it model.UpdateConnectSessionInput
+func (ec *executionContext) unmarshalInputUpdateConnectSessionInput(ctx context.Context, obj any) (UpdateConnectSessionInput, error) {
+	var it UpdateConnectSessionInput
 	if obj == nil {
 		return it, nil
 	}
@@ -4710,8 +4711,8 @@ func (ec *executionContext) unmarshalInputUpdateConnectSessionInput(ctx context.
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUpdateConnectSessionInput(ctx context.Context, raw any) (model.UpdateConnectSessionInput, error) {
-	var out model.UpdateConnectSessionInput
+func UnmarshalUpdateConnectSessionInput(ctx context.Context, raw any) (UpdateConnectSessionInput, error) {
+	var out UpdateConnectSessionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConnectSessionInput", raw, &out)
 	return out, err
 }
@@ -5004,7 +5005,7 @@ func (ec *executionContext) _ConnectSessionEvent(ctx context.Context, sel ast.Se
 
 var createConnectSessionPayloadImplementors = []string{"CreateConnectSessionPayload"}
 
-func (ec *executionContext) _CreateConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateConnectSessionPayload) graphql.Marshaler {
+func (ec *executionContext) _CreateConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *CreateConnectSessionPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, createConnectSessionPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5047,7 +5048,7 @@ func (ec *executionContext) _CreateConnectSessionPayload(ctx context.Context, se
 
 var deleteConnectSessionPayloadImplementors = []string{"DeleteConnectSessionPayload"}
 
-func (ec *executionContext) _DeleteConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteConnectSessionPayload) graphql.Marshaler {
+func (ec *executionContext) _DeleteConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *DeleteConnectSessionPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deleteConnectSessionPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5771,13 +5772,13 @@ func (ec *executionContext) marshalNConnectSession2ᚖconnectsessionᚋgraphᚋm
 	return ec._ConnectSession(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNConnectSessionByIDsInput2ᚕᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionByIDsInput(ctx context.Context, v any) ([]*model.ConnectSessionByIDsInput, error) {
+func (ec *executionContext) unmarshalNConnectSessionByIDsInput2ᚕᚖconnectsessionᚋgraphᚐConnectSessionByIDsInput(ctx context.Context, v any) ([]*ConnectSessionByIDsInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*model.ConnectSessionByIDsInput, len(vSlice))
+	res := make([]*ConnectSessionByIDsInput, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalOConnectSessionByIDsInput2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionByIDsInput(ctx, vSlice[i])
+		res[i], err = ec.unmarshalOConnectSessionByIDsInput2ᚖconnectsessionᚋgraphᚐConnectSessionByIDsInput(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -5886,7 +5887,7 @@ func (ec *executionContext) unmarshalNCreateConnectSessionInput2connectsession�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCreateConnectSessionPayload2ᚖconnectsessionᚋgraphᚋmodelᚐCreateConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateConnectSessionPayload) graphql.Marshaler {
+func (ec *executionContext) marshalNCreateConnectSessionPayload2ᚖconnectsessionᚋgraphᚐCreateConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, v *CreateConnectSessionPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreateConnectSessionPayload!")
 		return graphql.Null
@@ -5895,20 +5896,20 @@ func (ec *executionContext) marshalNCreateConnectSessionPayload2ᚖconnectsessio
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := model.UnmarshalDateTime(v)
+	res, err := scalars.UnmarshalDateTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := model.MarshalDateTime(v)
+	res := scalars.MarshalDateTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
 }
 
-func (ec *executionContext) marshalNDeleteConnectSessionPayload2ᚖconnectsessionᚋgraphᚋmodelᚐDeleteConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteConnectSessionPayload) graphql.Marshaler {
+func (ec *executionContext) marshalNDeleteConnectSessionPayload2ᚖconnectsessionᚋgraphᚐDeleteConnectSessionPayload(ctx context.Context, sel ast.SelectionSet, v *DeleteConnectSessionPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeleteConnectSessionPayload!")
 		return graphql.Null
@@ -5931,13 +5932,13 @@ func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := model.UnmarshalInt(v)
+	res, err := scalars.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := model.MarshalInt(v)
+	res := scalars.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -5976,7 +5977,7 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
-func (ec *executionContext) unmarshalNUpdateConnectSessionInput2connectsessionᚋgraphᚋmodelᚐUpdateConnectSessionInput(ctx context.Context, v any) (model.UpdateConnectSessionInput, error) {
+func (ec *executionContext) unmarshalNUpdateConnectSessionInput2connectsessionᚋgraphᚐUpdateConnectSessionInput(ctx context.Context, v any) (UpdateConnectSessionInput, error) {
 	res, err := ec.unmarshalInputUpdateConnectSessionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6378,7 +6379,7 @@ func (ec *executionContext) marshalOConnectSession2ᚖconnectsessionᚋgraphᚋm
 	return ec._ConnectSession(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOConnectSessionByIDsInput2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionByIDsInput(ctx context.Context, v any) (*model.ConnectSessionByIDsInput, error) {
+func (ec *executionContext) unmarshalOConnectSessionByIDsInput2ᚖconnectsessionᚋgraphᚐConnectSessionByIDsInput(ctx context.Context, v any) (*ConnectSessionByIDsInput, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -6504,7 +6505,7 @@ func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Contex
 	if v == nil {
 		return nil, nil
 	}
-	res, err := model.UnmarshalDateTime(v)
+	res, err := scalars.UnmarshalDateTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -6514,7 +6515,7 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	}
 	_ = sel
 	_ = ctx
-	res := model.MarshalDateTime(*v)
+	res := scalars.MarshalDateTime(*v)
 	return res
 }
 
@@ -6522,7 +6523,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := model.UnmarshalInt(v)
+	res, err := scalars.UnmarshalInt(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -6532,7 +6533,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := model.MarshalInt(*v)
+	res := scalars.MarshalInt(*v)
 	return res
 }
 

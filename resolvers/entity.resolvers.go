@@ -14,7 +14,7 @@ import (
 )
 
 // FindManyConnectSessionByIDs is the resolver for the findManyConnectSessionByIDs field.
-func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps []*model.ConnectSessionByIDsInput) ([]*model.ConnectSession, error) {
+func (r *entityResolver) FindManyConnectSessionByIDs(ctx context.Context, reps []*graph.ConnectSessionByIDsInput) ([]*model.ConnectSession, error) {
 	// The tenants are known only once the sessions are read, so check first that there
 	// is a valid key at all, then each session against it.
 	if err := r.Auth.Authenticate(ctx); err != nil {

@@ -23,7 +23,7 @@ func (r *connectSessionEventResolver) Type(ctx context.Context, obj *model.Conne
 }
 
 // CreateConnectSession is the resolver for the createConnectSession field.
-func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*model.CreateConnectSessionPayload, error) {
+func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*graph.CreateConnectSessionPayload, error) {
 	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model
 	if err != nil {
 		return nil, err
 	}
-	return &model.CreateConnectSessionPayload{ConnectSession: s, Token: token, AuthLinkURL: r.authLink(token)}, nil
+	return &graph.CreateConnectSessionPayload{ConnectSession: s, Token: token, AuthLinkURL: r.authLink(token)}, nil
 }
 
 // AuthenticateConnectSession is the resolver for the authenticateConnectSession field.
@@ -55,14 +55,15 @@ func (r *mutationResolver) AuthenticateConnectSession(ctx context.Context, token
 }
 
 // UpdateConnectSession is the resolver for the updateConnectSession field.
-func (r *mutationResolver) UpdateConnectSession(ctx context.Context, input model.UpdateConnectSessionInput) (*model.ConnectSession, error) {
+func (r *mutationResolver) UpdateConnectSession(ctx context.Context, input graph.UpdateConnectSessionInput) (*model.ConnectSession, error) {
 	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
 		return nil, err
 	}
-	if err := input.Validate(); err != nil {
+	update := sessionUpdate(&input)
+	if err := update.Validate(); err != nil {
 		return nil, err
 	}
-	return r.Store.Update(ctx, sessionUpdate(&input))
+	return r.Store.Update(ctx, update)
 }
 
 // RevokeConnectSession is the resolver for the revokeConnectSession field.
@@ -78,7 +79,7 @@ func (r *mutationResolver) RevokeConnectSession(ctx context.Context, organizatio
 }
 
 // DeleteConnectSession is the resolver for the deleteConnectSession field.
-func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.DeleteConnectSessionPayload, error) {
+func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*graph.DeleteConnectSessionPayload, error) {
 	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizatio
 	if err != nil {
 		return nil, err
 	}
-	return &model.DeleteConnectSessionPayload{ID: id, Deleted: deleted}, nil
+	return &graph.DeleteConnectSessionPayload{ID: id, Deleted: deleted}, nil
 }
 
 // ConnectSession is the resolver for the connectSession field.

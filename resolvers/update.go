@@ -3,12 +3,13 @@ package resolvers
 import (
 	"github.com/99designs/gqlgen/graphql"
 
+	"connectsession/graph"
 	"connectsession/graph/model"
 )
 
 // sessionUpdate turns gqlgen's update input, whose left-out arguments are
 // graphql.Omittable, into the store's domain type: gqlgen stops at this package.
-func sessionUpdate(in *model.UpdateConnectSessionInput) *model.SessionUpdate {
+func sessionUpdate(in *graph.UpdateConnectSessionInput) *model.SessionUpdate {
 	return &model.SessionUpdate{
 		OrganizationID:  in.OrganizationID,
 		ProjectID:       in.ProjectID,

@@ -1,5 +1,6 @@
-// Package model holds the service's domain types: the connect session, its enums and
-// scalars, the inputs and pages gqlgen generates from the schema (models_gen.go), the
-// update the store applies (update.go, free of gqlgen's Omittable), the validation rules
-// of those inputs, and the sentinel and typed errors every layer returns.
+// Package model is the service's domain: the connect session and its tenant, its enums
+// and the JSON scalar, the inputs, filters and pages the store takes and returns, the
+// update it applies (update.go), the validation rules of those inputs, and the sentinel
+// and typed errors every layer returns. It imports nothing of gqlgen: graph/ generates
+// the GraphQL plumbing around it and graph/scalars reads and writes its other scalars.
 package model

@@ -21,13 +21,13 @@ func (o Optional[T]) IsSet() bool { return o.set }
 // ValueOK returns the value and whether the field was given.
 func (o Optional[T]) ValueOK() (T, bool) { return o.value, o.set }
 
-// SessionUpdate is a validated change to one session: what the store applies for
-// updateConnectSession. Fields left out keep their stored values.
+// SessionUpdate is a change to one session: what the store applies for
+// updateConnectSession once Validate accepts it. Fields left out keep their stored values.
 type SessionUpdate struct {
 	OrganizationID int
 	ProjectID      string
 	ID             int
-	// OriginOwnerName cannot be cleared: set to nil, it is left as it is.
+	// OriginOwnerName cannot be cleared (Validate refuses nil).
 	OriginOwnerName Optional[*string]
 	OriginUsername  Optional[*string]
 	Provider        Optional[*string]

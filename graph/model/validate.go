@@ -130,9 +130,9 @@ func (in *CreateConnectSessionInput) Validate() error {
 	return firstError(checks)
 }
 
-// Validate checks every rule of an update input: the same rules as a create for the
-// fields present, and originOwnerName may not be null.
-func (in *UpdateConnectSessionInput) Validate() error {
+// Validate checks every rule of an update: the same rules as a create for the fields
+// given, and originOwnerName and expiresIn may not be null.
+func (in *SessionUpdate) Validate() error {
 	checks := []func() error{
 		func() error {
 			return ValidateTenant("input.organizationId", in.OrganizationID, "input.projectId", in.ProjectID)
