@@ -2,8 +2,6 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -388,25 +386,4 @@ func (h *Hub) Close() error {
 		return nil
 	}
 	return h.ps.Close()
-}
-
-// decodeEvent turns a published message into the event subscribers receive.
-func (s *Store) decodeEvent(t model.Tenant, payload string) (*model.ConnectSessionEvent, error) {
-	var m eventMessage
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		return nil, fmt.Errorf("cache: decode event: %w", err)
-	}
-	typ := model.ConnectSessionEventType(m.Type)
-	if !typ.IsValid() {
-		return nil, errors.New("cache: decode event: unknown type " + m.Type)
-	}
-	ev := &model.ConnectSessionEvent{Type: typ, ID: m.ID, OccurredAt: fromMillis(m.At)}
-	if m.Record != nil {
-		r, err := decodeRecord(string(m.Record))
-		if err != nil {
-			return nil, err
-		}
-		ev.ConnectSession = r.session(t, s.now())
-	}
-	return ev, nil
 }

@@ -108,23 +108,33 @@ func (k keys) indexSuffix(t model.Tenant, key string) string {
 	return strings.TrimPrefix(key, k.tenantBase(t))
 }
 
+// The names a chunked index's keys take after the tenant base, and the width of a
+// directory member's bound (an 8-byte score and a 4-byte member; the chunk's number
+// follows). lua/lib.lua gets them from luaConstants.
+const (
+	directoryInfix = "ixd:"
+	chunkInfix     = "ixk:"
+	countsName     = "ixn"
+	boundWidth     = 12
+)
+
 func (k keys) directory(t model.Tenant, key string) string {
-	return k.tenantBase(t) + "ixd:" + k.indexSuffix(t, key)
+	return k.tenantBase(t) + directoryInfix + k.indexSuffix(t, key)
 }
 
-func (k keys) counts(t model.Tenant) string { return k.tenantBase(t) + "ixn" }
+func (k keys) counts(t model.Tenant) string { return k.tenantBase(t) + countsName }
 
 // chunk is the key of the chunk of an index whose directory member is dirm.
 func (k keys) chunk(t model.Tenant, key, dirm string) string {
-	return k.tenantBase(t) + "ixk:" + dirm[12:] + ":" + k.indexSuffix(t, key)
+	return k.tenantBase(t) + chunkInfix + dirm[boundWidth:] + ":" + k.indexSuffix(t, key)
 }
 
 func decodeBound(dirm string) (ixEntry, bool) {
-	if len(dirm) < 13 {
+	if len(dirm) <= boundWidth {
 		return ixEntry{}, false
 	}
 	// The bound is ix_enc's (lua/lib.lua): 8-byte big-endian score, then the member.
-	return ixEntry{score: int64(binary.BigEndian.Uint64([]byte(dirm[:8]))), m: dirm[8:12]}, true
+	return ixEntry{score: int64(binary.BigEndian.Uint64([]byte(dirm[:8]))), m: dirm[8:boundWidth]}, true
 }
 
 func zEntries(zs []redis.Z) []ixEntry {

@@ -155,11 +155,13 @@ func (k keys) tenantBase(t model.Tenant) string {
 func (k keys) record(t model.Tenant, id int) string { return k.recordOfTag(tenantTag(t), id) }
 
 // recordOfTag is the record key from a tenant tag as stored in pointers.
-func (k keys) recordOfTag(tag string, id int) string {
-	return k.prefix + ":{" + tag + "}:s:" + strconv.Itoa(id)
-}
+func (k keys) recordOfTag(tag string, id int) string { return k.recordKey(tag, strconv.Itoa(id)) }
 
-func (k keys) recordPrefix(t model.Tenant) string { return k.tenantBase(t) + "s:" }
+// recordKey is the one writer of a record key's shape (keys.record, recordPrefix and the
+// scripts that build record keys take it from here).
+func (k keys) recordKey(tag, id string) string { return k.prefix + ":{" + tag + "}:s:" + id }
+
+func (k keys) recordPrefix(t model.Tenant) string { return k.recordKey(tenantTag(t), "") }
 func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix:all" }
 func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }

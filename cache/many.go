@@ -51,7 +51,7 @@ func (s *Store) GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession
 }
 
 func (s *Store) getManyScripted(ctx context.Context, ids []int) (tags, records []any, err error) {
-	c := &manyCall{buckets: make([]string, len(ids)), prefix: s.k.prefix, ids: ids}
+	c := &manyCall{buckets: make([]string, len(ids)), recordKey: around(s.k.recordKey(hole, hole), 2), ids: ids}
 	for i, id := range ids {
 		c.buckets[i] = s.k.idBucket(id)
 	}

@@ -22,10 +22,32 @@ var luaFiles embed.FS
 
 // luaConstants are the Go constants the Lua sources use ({{.ChunkSize}} in a .lua file),
 // filled in once when the package loads, so that no constant is written in both.
-var luaConstants = struct{ ChunkSize, ChunkCountCost, MaxID int }{
+var luaConstants = struct {
+	ChunkSize, ChunkCountCost, MaxID, BoundWidth int
+	DirectoryInfix, ChunkInfix, CountsName       string
+}{
 	ChunkSize:      chunkSize,
 	ChunkCountCost: chunkCountCost,
 	MaxID:          maxID,
+	BoundWidth:     boundWidth,
+	DirectoryInfix: directoryInfix,
+	ChunkInfix:     chunkInfix,
+	CountsName:     countsName,
+}
+
+// hole marks, in a key or message that Go writes, the place of a value only a script
+// knows (a new id, the tenant tag found in a pointer bucket). Go passes the parts around
+// the holes and the script joins them with the value, so that each format is written
+// once, in Go. No key, record or JSON text the store writes contains a NUL byte.
+const hole = "\x00"
+
+// around returns the n+1 parts of s around its n holes.
+func around(s string, n int) []string {
+	parts := strings.Split(s, hole)
+	if len(parts) != n+1 {
+		panic("cache: " + strconv.Quote(s) + " does not have " + strconv.Itoa(n) + " holes")
+	}
+	return parts
 }
 
 var (
@@ -145,22 +167,23 @@ func (b bound) appendArgs(args []any) []any {
 }
 
 // createCall is one run of lua/create.lua: a whole create on a single server.
+// The []string fields are formats written by Go with holes where the new id goes
+// (see hole): the parts around them.
 type createCall struct {
 	seq, tenants string   // the id sequence and tenant registry keys
 	indexes      []string // the indexes the record joins (plain keys)
-	recordPrefix string   // record key without the id
+	recordKey    []string // the record key around its id (2 parts)
 	bucketPrefix string   // id bucket key without the bucket number
 	bucketSize   int
-	tag          string // tenant tag
-	recordHead   string // the encoded record before its id
-	recordTail   string // and after it
-	binaryID     bool   // the record writes its id as a uvarint, else in decimal
-	channel      string // event channel ("" = publish nothing)
-	eventAt      int64  // event time (ms)
-	eventTail    string // the event's JSON record after its id
-	base         string // tenant base
-	tokenKey     string // the token pointer's key
-	tokenTTL     int64  // its lifetime (ms)
+	tag          string   // tenant tag
+	record       []string // the encoded record around its id (2 parts)
+	binaryID     bool     // the record writes its id as a uvarint, else in decimal
+	base         string   // tenant base
+	tokenKey     string   // the token pointer's key
+	tokenTTL     int64    // its lifetime (ms)
+	tokenPointer []string // the token pointer's value around its id (2 parts)
+	channel      string   // event channel ("" = publish nothing)
+	event        []string // the CREATED event around its two ids (3 parts; nil without a channel)
 	scores       []int64
 }
 
@@ -175,9 +198,14 @@ func (c *createCall) args() []any {
 	if c.binaryID {
 		idForm = "b"
 	}
-	args := make([]any, 0, 13+len(c.scores))
-	args = append(args, c.recordPrefix, c.bucketPrefix, c.bucketSize, c.tag, c.recordHead,
-		c.channel, c.eventAt, c.base, c.tokenKey, c.tokenTTL, c.recordTail, idForm, c.eventTail)
+	event := c.event
+	if event == nil {
+		event = []string{"", "", ""}
+	}
+	args := make([]any, 0, 17+len(c.scores))
+	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
+		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, c.tokenPointer[0], c.tokenPointer[1],
+		c.channel, event[0], event[1], event[2])
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}
@@ -210,14 +238,14 @@ func (c *ixCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
 
 // manyCall is one run of lua/many.lua: records by id, whichever their tenants.
 type manyCall struct {
-	buckets []string // each id's pointer bucket
-	prefix  string   // the key prefix
-	ids     []int
+	buckets   []string // each id's pointer bucket
+	recordKey []string // a record key around its tag and id: keys.recordKey(hole, hole)
+	ids       []int
 }
 
 func (c *manyCall) args() []any {
-	args := make([]any, 0, len(c.ids)+1)
-	args = append(args, c.prefix)
+	args := make([]any, 0, len(c.ids)+3)
+	args = append(args, c.recordKey[0], c.recordKey[1], c.recordKey[2])
 	for _, id := range c.ids {
 		args = append(args, strconv.Itoa(id))
 	}

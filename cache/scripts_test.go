@@ -1,10 +1,15 @@
 package cache
 
 import (
+	"connectsession/graph/model"
+	"context"
+	"encoding/binary"
 	"io/fs"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Every .lua file is a script with its KEYS/ARGV table first (or the shared library),
@@ -37,4 +42,41 @@ func TestLuaSources(t *testing.T) {
 			t.Errorf("%s lacks %q", c.file, c.want)
 		}
 	}
+}
+
+// The encodings both languages must compute (Go for the writes it plans, Lua for the
+// ids only a script knows) agree: index members, the record's uvarint id, directory
+// bounds, and the directory and chunk keys of an index.
+func TestLuaEncodingsMatchGo(t *testing.T) {
+	probe := redis.NewScript(luaSource("lib.lua") + `
+local base, key, s, id, dm = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local ix = ix_open(base, key)
+return {member_of(id), uvarint(id), ix_enc(s, member_of(id)), ix.dir, ix.cnt, ix_chunk(ix, dm)}
+`)
+	each(t, func(t *testing.T, b *backend) {
+		tenant := model.Tenant{OrganizationID: 7, ProjectID: "p:{x}"}
+		k := b.store.k
+		key := k.index(tenant, "provider", "hibob")
+		for _, c := range []struct {
+			score int64
+			id    int
+		}{{0, 0}, {1, 1}, {127, 128}, {1 << 40, 300}, {1796000000123, 16384}, {1<<53 - 1, maxID}} {
+			dm := string(binary.BigEndian.AppendUint64(nil, uint64(c.score))) + member(c.id) + "17"
+			got, err := probe.Run(context.Background(), b.rdb, []string{key},
+				k.tenantBase(tenant), key, c.score, c.id, dm).StringSlice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{member(c.id), string(binary.AppendUvarint(nil, uint64(c.id))), dm[:boundWidth],
+				k.directory(tenant, key), k.counts(tenant), k.chunk(tenant, key, dm)}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("score %d id %d: Lua %q, Go %q (result %d)", c.score, c.id, got[i], want[i], i)
+				}
+			}
+			if e, ok := decodeBound(dm); !ok || e.score != c.score || idOf(e.m) != c.id {
+				t.Errorf("decodeBound(%q) = %v %v", dm, e, ok)
+			}
+		}
+	})
 }

@@ -76,8 +76,12 @@ func hashToken(token string) string {
 
 // tokenPointer is the value of a token pointer: "<tenant tag>:<id>".
 func tokenPointer(t model.Tenant, id int) string {
-	return tenantTag(t) + ":" + strconv.Itoa(id)
+	return tokenPointerText(tenantTag(t), strconv.Itoa(id))
 }
+
+// tokenPointerText is the one writer of a token pointer's shape (lua/create.lua gets it
+// with a hole for the new id).
+func tokenPointerText(tag, id string) string { return tag + ":" + id }
 
 func parseTokenPointer(v string) (model.Tenant, int, bool) {
 	i := strings.LastIndexByte(v, ':')

@@ -132,8 +132,8 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 	}); err != nil {
 		return err
 	}
-	if err := s.scanKeys(ctx, glob+"ixd:*", func(key string) error {
-		names[base+strings.TrimPrefix(key, base+"ixd:")] = true
+	if err := s.scanKeys(ctx, glob+directoryInfix+"*", func(key string) error {
+		names[base+strings.TrimPrefix(key, base+directoryInfix)] = true
 		return nil
 	}); err != nil {
 		return err
@@ -178,7 +178,7 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 			chunks[c.key] = true
 		}
 	}
-	if err := s.scanKeys(ctx, glob+"ixk:*", func(key string) error {
+	if err := s.scanKeys(ctx, glob+chunkInfix+"*", func(key string) error {
 		if chunks[key] {
 			return nil
 		}

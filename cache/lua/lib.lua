@@ -13,6 +13,10 @@
 -- IX_MAX is how many entries writes put in a plain index or a chunk (chunkSize).
 local IX_MAX = {{.ChunkSize}}
 
+-- IX_BOUND is the width of a directory member's bound (ix_enc); the chunk's number
+-- follows it (boundWidth).
+local IX_BOUND = {{.BoundWidth}}
+
 local floor, char = math.floor, string.char
 
 -- member_of encodes an id as an index member: 4 bytes, big-endian (Go: member). An id
@@ -74,7 +78,7 @@ end
 -- ix_open describes the index whose plain key is key, in the tenant whose keys start with base.
 local function ix_open(base, key)
   local suffix = string.sub(key, #base + 1)
-  local ix = {key = key, base = base, suffix = suffix, dir = base .. 'ixd:' .. suffix, cnt = base .. 'ixn'}
+  local ix = {key = key, base = base, suffix = suffix, dir = base .. '{{.DirectoryInfix}}' .. suffix, cnt = base .. '{{.CountsName}}'}
   return ix
 end
 
@@ -86,7 +90,7 @@ local function ix_chunked(ix)
 end
 
 local function ix_chunk(ix, dm)
-  return ix.base .. 'ixk:' .. string.sub(dm, 13) .. ':' .. ix.suffix
+  return ix.base .. '{{.ChunkInfix}}' .. string.sub(dm, IX_BOUND + 1) .. ':' .. ix.suffix
 end
 
 -- ix_locate returns the directory member of the chunk holding (or to hold) entry (s, m),
@@ -168,8 +172,8 @@ local function ix_add(ix, sraw, m)
   local dm = redis.call('ZRANGE', ix.dir, '-1', '-1')[1]
   if dm then
     local bs, bid = 0, 0
-    if #dm >= 13 then bs, bid = ix_bound(dm) end
-    if #dm < 13 or ix_less(s, id_of(m), bs, bid) then
+    if #dm > IX_BOUND then bs, bid = ix_bound(dm) end
+    if #dm <= IX_BOUND or ix_less(s, id_of(m), bs, bid) then
       dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
     end
   end
@@ -195,7 +199,7 @@ local function ix_add(ix, sraw, m)
     if below then
       -- The entry lowers the first chunk's bound.
       redis.call('ZREM', ix.dir, dm)
-      redis.call('ZADD', ix.dir, '0', ix_enc(s, m) .. string.sub(dm, 13))
+      redis.call('ZADD', ix.dir, '0', ix_enc(s, m) .. string.sub(dm, IX_BOUND + 1))
     end
     return
   end
