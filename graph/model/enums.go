@@ -26,14 +26,9 @@ func (s ConnectSessionStatus) IsValid() bool {
 	return false
 }
 
-func (s ConnectSessionStatus) String() string               { return string(s) }
-func (s ConnectSessionStatus) MarshalGQL(w io.Writer)       { writeEnum(w, string(s)) }
-func (s ConnectSessionStatus) MarshalJSON() ([]byte, error) { return quoteEnum(string(s)), nil }
+func (s ConnectSessionStatus) MarshalGQL(w io.Writer) { writeEnum(w, string(s)) }
 func (s *ConnectSessionStatus) UnmarshalGQL(v any) error {
 	return unmarshalEnum(s, v, ConnectSessionStatus.IsValid, "ConnectSessionStatus")
-}
-func (s *ConnectSessionStatus) UnmarshalJSON(b []byte) error {
-	return unmarshalEnumJSON(s, b, ConnectSessionStatus.IsValid, "ConnectSessionStatus")
 }
 
 // ConnectSessionEventType is what happened to a session.
@@ -58,14 +53,9 @@ func (t ConnectSessionEventType) IsValid() bool {
 	return false
 }
 
-func (t ConnectSessionEventType) String() string               { return string(t) }
-func (t ConnectSessionEventType) MarshalGQL(w io.Writer)       { writeEnum(w, string(t)) }
-func (t ConnectSessionEventType) MarshalJSON() ([]byte, error) { return quoteEnum(string(t)), nil }
+func (t ConnectSessionEventType) MarshalGQL(w io.Writer) { writeEnum(w, string(t)) }
 func (t *ConnectSessionEventType) UnmarshalGQL(v any) error {
 	return unmarshalEnum(t, v, ConnectSessionEventType.IsValid, "ConnectSessionEventType")
-}
-func (t *ConnectSessionEventType) UnmarshalJSON(b []byte) error {
-	return unmarshalEnumJSON(t, b, ConnectSessionEventType.IsValid, "ConnectSessionEventType")
 }
 
 // OrderDirection is the direction of an ordering.
@@ -80,22 +70,16 @@ const (
 // IsValid reports whether d is one of the directions.
 func (d OrderDirection) IsValid() bool { return d == OrderDirectionAsc || d == OrderDirectionDesc }
 
-func (d OrderDirection) String() string               { return string(d) }
-func (d OrderDirection) MarshalGQL(w io.Writer)       { writeEnum(w, string(d)) }
-func (d OrderDirection) MarshalJSON() ([]byte, error) { return quoteEnum(string(d)), nil }
+func (d OrderDirection) MarshalGQL(w io.Writer) { writeEnum(w, string(d)) }
 func (d *OrderDirection) UnmarshalGQL(v any) error {
 	return unmarshalEnum(d, v, OrderDirection.IsValid, "OrderDirection")
-}
-func (d *OrderDirection) UnmarshalJSON(b []byte) error {
-	return unmarshalEnumJSON(d, b, OrderDirection.IsValid, "OrderDirection")
 }
 
 // The helpers below are what every enum of the schema does the same way: its value is
 // its GraphQL name, written as a JSON string, and anything else is refused by name.
+// (encoding/json reads and writes them as the strings they are.)
 
-func writeEnum(w io.Writer, name string) { _, _ = w.Write(quoteEnum(name)) }
-
-func quoteEnum(name string) []byte { return strconv.AppendQuote(nil, name) }
+func writeEnum(w io.Writer, name string) { _, _ = io.WriteString(w, strconv.Quote(name)) }
 
 func unmarshalEnum[E ~string](e *E, v any, valid func(E) bool, enum string) error {
 	s, ok := v.(string)
@@ -107,12 +91,4 @@ func unmarshalEnum[E ~string](e *E, v any, valid func(E) bool, enum string) erro
 	}
 	*e = E(s)
 	return nil
-}
-
-func unmarshalEnumJSON[E ~string](e *E, b []byte, valid func(E) bool, enum string) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return unmarshalEnum(e, s, valid, enum)
 }
