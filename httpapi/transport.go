@@ -17,10 +17,8 @@ import (
 // (see badrequest.go). It decodes the body once, as gqlgen does, and otherwise answers
 // exactly as transport.POST: same content negotiation, status codes and bytes.
 // TestCheckedPOSTMatchesGqlgen compares the two over 41 bodies and 8 Accept headers and
-// is the gate for every gqlgen upgrade. (Wrapping transport.POST and decoding the body
-// twice, as checkedBody does for SSE, cost point reads 11% more allocations and about 6%
-// more time; the hand-written fast decoder this replaces gained about 3% over gqlgen's,
-// within the host's noise: bench/README.md.)
+// is the gate for every gqlgen upgrade. Why it is not a wrapper that decodes the body
+// twice, and why the hand-written fast path it replaces went: bench/README.md, "One house".
 type checkedPOST struct {
 	transport.POST
 }
