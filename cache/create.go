@@ -70,6 +70,8 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 		return nil, "", storeErr("create", err)
 	}
 	r.ID = id
+	// A read of the id before it existed may have cached its absence.
+	s.cached.forget(s.k.record(t, id), s.k.idBucket(id))
 	return r.session(t, now), sessionToken(id, secret), nil
 }
 

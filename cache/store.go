@@ -35,6 +35,9 @@ type Options struct {
 	PageScanLimit int
 	// OnPageScan, when set, is told what each page call spent (for metrics and tests).
 	OnPageScan func(PageScan)
+	// ReadCache, when set, serves Get and GetMany from process memory where it can (see
+	// ReadCache); it must reach the same Redis as the store's client.
+	ReadCache *ReadCache
 }
 
 // PageScan is what one page call spent of its work budget.
@@ -80,6 +83,10 @@ type Store struct {
 	// scanLimit is the work budget of one page call (Options.PageScanLimit).
 	scanLimit  int
 	onPageScan func(PageScan)
+	// cached is the read cache (nil without one); reads is the client Get and GetMany
+	// use: the read cache's, or rdb.
+	cached *ReadCache
+	reads  redis.Cmdable
 }
 
 // encode returns the record as the store writes it.
@@ -109,8 +116,12 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	}
 	opts.PageScanLimit = max(opts.PageScanLimit, MinPageScanLimit)
 	_, sharded := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
-		jsonRecords: opts.JSONRecords, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan}
+	s := &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
+		jsonRecords: opts.JSONRecords, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb}
+	if opts.ReadCache != nil {
+		s.cached, s.reads = opts.ReadCache, opts.ReadCache.rdb
+	}
+	return s
 }
 
 // Ping checks that Redis answers; it returns an error wrapping model.ErrUnavailable when

@@ -19,7 +19,7 @@ const maxWriteAttempts = 8
 
 // Get returns one session; model.ErrNotFound when the tenant has no such session.
 func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.ConnectSession, error) {
-	v, err := s.rdb.Get(ctx, s.k.record(t, id)).Result()
+	v, err := s.reads.Get(ctx, s.k.record(t, id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, model.ErrNotFound
 	}
@@ -38,6 +38,7 @@ func (s *Store) Get(ctx context.Context, t model.Tenant, id int) (*model.Connect
 func (s *Store) apply(ctx context.Context, t model.Tenant, id int, ch change) (bool, error) {
 	c := s.writeCall(t, id, ch)
 	n, err := c.run(ctx, s.rdb).Int()
+	s.cached.forget(c.record) // also after a failure: the write may have happened
 	if err != nil {
 		return false, storeErr("write", err)
 	}
@@ -342,6 +343,7 @@ func (s *Store) remove(ctx context.Context, t model.Tenant, id int, event string
 		p.Del(ctx, s.k.token(cur.TokenHash))
 		return nil
 	})
+	s.cached.forget(s.k.idBucket(id))
 	if err != nil {
 		s.log.WarnContext(ctx, "delete: pointers left behind", "id", id, "err", err)
 	}
