@@ -122,7 +122,7 @@ func abandonService(t *testing.T, hook redis.Hook, logs io.Writer, tweak func(*c
 	if tweak != nil {
 		tweak(cfg)
 	}
-	svc, err = newService(cfg, rdb, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
+	svc, err = newService(cfg, rdb, nil, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

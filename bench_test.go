@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"connectsession/auth"
+	"connectsession/cache"
 	"connectsession/graph/model"
 	"connectsession/httpapi"
 	"connectsession/internal/redistest"
@@ -28,7 +29,9 @@ func benchService(b *testing.B) (*service, redis.UniversalClient) {
 	return benchServiceWith(b, nil)
 }
 
-// benchServiceWith is benchService with a change to the default configuration.
+// benchServiceWith is benchService with a change to the default configuration. On a
+// real single server the service reads through a read cache, as it runs, unless the
+// change turns READ_CACHE off.
 func benchServiceWith(b *testing.B, tweak func(*config)) (*service, redis.UniversalClient) {
 	b.Helper()
 	rb := redistest.FromEnvOrMini(b, "bench")
@@ -40,7 +43,14 @@ func benchServiceWith(b *testing.B, tweak func(*config)) (*service, redis.Univer
 	if tweak != nil {
 		tweak(cfg)
 	}
-	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	var reads *cache.ReadCache
+	if cfg.ReadCache && rb.Real() && rb.URL() != "" {
+		if reads, err = cache.NewReadCache(rb.URL(), cache.ReadCacheOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = reads.Close() })
+	}
+	svc, err := newService(cfg, rdb, reads, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,6 +127,11 @@ func BenchmarkPointRead(b *testing.B) {
 	body := fmt.Sprintf(`{"query":"query($id: Int!) { connectSession(organizationId: 1, projectId: \"demo\", id: $id) { id originOwnerId provider categories status createdAt expiresAt } }","variables":{"id":%d}}`, id)
 	b.Run("apikey", func(b *testing.B) {
 		serveBench(b, svc.handler, issueBenchKey(b, svc), body)
+	})
+	b.Run("apikey-nocache", func(b *testing.B) {
+		plain, _ := benchServiceWith(b, func(c *config) { c.ReadCache = false })
+		pid := load(b, plain, 10)
+		serveBench(b, plain.handler, issueBenchKey(b, plain), strings.Replace(body, fmt.Sprintf(`{"id":%d}`, id), fmt.Sprintf(`{"id":%d}`, pid), 1))
 	})
 	b.Run("noauth", func(b *testing.B) {
 		open, err := httpapi.NewHandler(&resolvers.Resolver{Store: svc.store, Auth: resolvers.AllowAll{}}, httpapi.HandlerOptions{})

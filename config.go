@@ -26,7 +26,11 @@ type config struct {
 	RedisKeyPrefix    string
 	SessionRetention  time.Duration
 	RecordFormat      string
-	APQTTL            time.Duration
+	// ReadCache keeps read records in process memory (cache.ReadCache).
+	ReadCache             bool
+	ReadCacheMaxBytes     int64
+	ReadCacheMaxStaleness time.Duration
+	APQTTL                time.Duration
 	// APQRegistrations is how many persisted queries one API key may register an hour,
 	// across instances (0: no limit).
 	APQRegistrations int
@@ -85,6 +89,9 @@ var settings = []setting{
 	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
 	{"REDIS_KEY_PREFIX", cache.DefaultPrefix, "prefix of every key, so deployments can share a Redis"},
 	{"SESSION_RETENTION", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
+	{"READ_CACHE", "on", "keep recently read sessions in process memory, invalidated by Redis (on or off; only with REDIS_URL on database 0: the embedded Redis and a cluster run without)"},
+	{"READ_CACHE_MAX_BYTES", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries"},
+	{"READ_CACHE_MAX_STALENESS", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
 	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
@@ -251,6 +258,17 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", get("LOG_LEVEL")))
+	}
+	switch get("READ_CACHE") {
+	case "on":
+		c.ReadCache = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("READ_CACHE must be on or off, not %q", get("READ_CACHE")))
+	}
+	c.ReadCacheMaxBytes = int64(positive("READ_CACHE_MAX_BYTES", 1<<20))
+	if c.ReadCacheMaxStaleness, err = time.ParseDuration(get("READ_CACHE_MAX_STALENESS")); err != nil || c.ReadCacheMaxStaleness <= 0 {
+		errs = append(errs, fmt.Errorf("READ_CACHE_MAX_STALENESS must be a positive duration such as 5s, not %q", get("READ_CACHE_MAX_STALENESS")))
 	}
 	if c.RecordFormat != "binary" && c.RecordFormat != "json" {
 		errs = append(errs, fmt.Errorf("RECORD_FORMAT must be binary or json, not %q", c.RecordFormat))

@@ -38,7 +38,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	svc, err := newService(cfg, rdb, slog.New(slog.DiscardHandler), nil)
+	svc, err := newService(cfg, rdb, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

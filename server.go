@@ -83,9 +83,14 @@ const defaultGCPercent = 400
 type backend struct {
 	rdb      redis.UniversalClient
 	embedded *cache.Embedded
+	// reads is the read cache (nil when off; see openReadCache).
+	reads *cache.ReadCache
 }
 
 func (b *backend) Close() {
+	if b.reads != nil {
+		_ = b.reads.Close()
+	}
 	_ = b.rdb.Close()
 	if b.embedded != nil {
 		b.embedded.Close()
@@ -113,12 +118,56 @@ func openRedis(cfg *config) (*backend, error) {
 	return &backend{rdb: rdb, embedded: e}, nil
 }
 
+// openReadCache returns the read cache the configuration asks for, or nil with the reason
+// it is off logged once: READ_CACHE=off, the embedded Redis (miniredis cannot track
+// keys), a cluster or a database other than 0 (go-redis tracks keys on one server's
+// database 0 only).
+func openReadCache(cfg *config, log *slog.Logger) (*cache.ReadCache, error) {
+	switch {
+	case !cfg.ReadCache:
+		return nil, nil
+	case len(cfg.RedisClusterAddrs) > 0:
+		log.Info("read cache off: it needs a single Redis server, and REDIS_CLUSTER_ADDRS names a cluster")
+		return nil, nil
+	case cfg.RedisURL == "":
+		log.Info("read cache off: the embedded Redis cannot track keys")
+		return nil, nil
+	}
+	rc, err := cache.NewReadCache(cfg.RedisURL, cache.ReadCacheOptions{MaxBytes: cfg.ReadCacheMaxBytes, MaxStaleness: cfg.ReadCacheMaxStaleness})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = rc.Check(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, model.ErrUnavailable):
+			// Redis is not up yet: keep the cache; go-redis reads without it if the
+			// server turns out to refuse tracking.
+			log.Warn("read cache on, unchecked: Redis does not answer yet", "err", err)
+			return rc, nil
+		case err != nil:
+			_ = rc.Close()
+		}
+	}
+	if errors.Is(err, cache.ErrReadCacheUnsupported) {
+		log.Warn("read cache off", "reason", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	log.Info("read cache on", "max_bytes", cfg.ReadCacheMaxBytes, "max_staleness", cfg.ReadCacheMaxStaleness.String())
+	return rc, nil
+}
+
 func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
 	be, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
+	if be.reads, err = openReadCache(cfg, log); err != nil {
+		return err
+	}
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	tr, err := httpapi.NewTracing(ctx, cfg.OTLPEndpoint, cfg.OTelServiceName)
@@ -132,7 +181,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 			log.Warn("flushing traces", "err", err)
 		}
 	}()
-	svc, err := newService(cfg, be.rdb, log, tr)
+	svc, err := newService(cfg, be.rdb, be.reads, log, tr)
 	if err != nil {
 		return err
 	}
@@ -252,17 +301,22 @@ func callerID(authz *auth.Authorizer) func(context.Context) (string, error) {
 	}
 }
 
-// newService wires the application over rdb; tr (nil: off) traces it.
-func newService(cfg *config, rdb redis.UniversalClient, log *slog.Logger, tr *httpapi.Tracing) (*service, error) {
+// newService wires the application over rdb, reading through reads where it can (nil:
+// no read cache); tr (nil: off) traces it.
+func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, log *slog.Logger, tr *httpapi.Tracing) (*service, error) {
 	var m *httpapi.Metrics // made below, from the hub; the store reports to it only once serving
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
 		JSONRecords: cfg.RecordFormat == "json", PageScanLimit: cfg.PageScanLimit,
-		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }})
+		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }, ReadCache: reads})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
 	apq.LimitRegistrations(cfg.APQRegistrations)
 	m = httpapi.NewMetrics(hub, apq)
 	rdb.AddHook(m.RedisHook())
+	if reads != nil {
+		reads.AddHook(m.RedisHook())
+		m.WatchReadCache(reads)
+	}
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,

@@ -109,6 +109,30 @@ func (m *Metrics) PageScan(s cache.PageScan) {
 // SocketClosed counts a WebSocket the budgets closed.
 func (m *Metrics) SocketClosed(reason string) { m.socketsClosed.WithLabelValues(reason).Inc() }
 
+// WatchReadCache publishes the read cache's figures.
+func (m *Metrics) WatchReadCache(c *cache.ReadCache) {
+	stat := func(pick func(cache.ReadCacheStats) float64) func() float64 {
+		return func() float64 { return pick(c.Stats()) }
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_read_cache_hits_total", Help: "Reads (connectSession, federation lookups) answered from the read cache.",
+		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_read_cache_misses_total", Help: "Reads through the read cache that went to Redis.",
+		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Misses) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "connectsession_read_cache_invalidations_total", Help: "Keys Redis said had changed since the read cache fetched them.",
+		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Invalidations) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_read_cache_entries", Help: "Replies held by the read cache.",
+		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Entries) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "connectsession_read_cache_bytes", Help: "Estimated memory of the replies held by the read cache (READ_CACHE_MAX_BYTES bounds it).",
+		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Bytes) })),
+	)
+}
+
 // WatchStreams publishes the stream gate's figures.
 func (m *Metrics) WatchStreams(g *StreamGate) {
 	m.reg.MustRegister(
