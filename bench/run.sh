@@ -9,18 +9,22 @@
 #   1. memory: INFO used_memory before and after loading BENCH_MEMORY_N (100,000)
 #      sessions of the mix (1-4 categories, a provider on half, every other optional
 #      field set), divided by their number, plus a MEMORY USAGE breakdown by kind of key;
-#   2. starts the service, the floor and the bare gqlgen reference (bench/bare), creates
+#   2. starts the service, the floors (bench/floor: point read, page, create) and the bare
+#      gqlgen reference (bench/bare), creates
 #      an API key with `apikey create`, loads BENCH_SESSIONS (10,000) sessions into
 #      project "bench" (pipelined, cache.Store);
 #   3. drives wrk at fixed concurrency (BENCH_THREADS=1 thread, BENCH_CONNECTIONS=16
 #      connections, BENCH_DURATION=10s each after a BENCH_WARMUP=2s warm-up) against the
-#      floor's point read, bare gqlgen's point read, then the service's point read, page
-#      of 50 and create, for BENCH_ROUNDS=2 rounds (this host is noisy; the table shows
+#      floors' point read, page of 50 and create, bare gqlgen's point read, then the
+#      service's point read (with its read cache, and a second instance with
+#      READ_CACHE=off), page of 50 and create, for BENCH_ROUNDS=2 rounds (this host is noisy; the table shows
 #      medians);
-#   4. cost growth: loads BENCH_LARGE (1,000,000; 0 skips) sessions into project
+#   4. point reads at random over the memory step's sessions, which fill the read cache
+#      (its entries and bytes are printed, and the peak RSS below includes them);
+#   5. cost growth: loads BENCH_LARGE (1,000,000; 0 skips) sessions into project
 #      "bench-large" and measures the page of 50 there and in the BENCH_SESSIONS tenant,
 #      alternately, BENCH_ROUNDS times;
-#   5. prints requests/s, p50 and p99 of each, the ratios the targets name, Redis bytes
+#   6. prints requests/s, p50 and p99 of each, the ratios the targets name, Redis bytes
 #      per session and the service's peak RSS (VmHWM from /proc).
 # Every wrk run is bounded (-d), and every process it started is stopped on exit.
 set -euo pipefail
@@ -78,7 +82,8 @@ echo "redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2) on
 
 echo "== memory: $memory_n sessions of the mix"
 before=$(used_memory)
-"$tmp/load" -redis-url "$redis_url" -project mem -n "$memory_n" >/dev/null
+mem_ids=$("$tmp/load" -redis-url "$redis_url" -project mem -n "$memory_n")
+export BENCH_LAST=${mem_ids##*last=} BENCH_FIRST=$(( ${mem_ids##*last=} - memory_n + 1 ))
 after=$(used_memory)
 bytes_per_session=$(( (after - before) / memory_n ))
 echo "used_memory $before -> $after: $bytes_per_session bytes per session"
@@ -91,6 +96,12 @@ env -i PATH="$PATH" REDIS_URL="$redis_url" ADDR="127.0.0.1:$svc_port" LOG_LEVEL=
   "$tmp/connectsession" >"$tmp/service.log" 2>&1 &
 svc_pid=$!
 pids+=($svc_pid)
+# The same service without its read cache, for the point read's same-run comparison.
+plain_port=$(free_port)
+env -i PATH="$PATH" REDIS_URL="$redis_url" ADDR="127.0.0.1:$plain_port" LOG_LEVEL=warn PLAYGROUND=false READ_CACHE=off \
+  "$tmp/connectsession" >"$tmp/service-plain.log" 2>&1 &
+plain_pid=$!
+pids+=($plain_pid)
 "$tmp/floor" -addr "127.0.0.1:$floor_port" -redis-url "$redis_url" >"$tmp/floor.log" 2>&1 &
 floor_pid=$!
 pids+=($floor_pid)
@@ -99,6 +110,7 @@ bare_port=$(free_port)
 bare_pid=$!
 pids+=($bare_pid)
 wait_http "http://127.0.0.1:$svc_port/readyz"
+wait_http "http://127.0.0.1:$plain_port/readyz"
 key=$(env -i PATH="$PATH" REDIS_URL="$redis_url" "$tmp/connectsession" apikey create -org 1 -role write -label bench 2>/dev/null | tail -n1)
 export BENCH_KEY="$key"
 ids=$("$tmp/load" -redis-url "$redis_url" -project bench -n "$sessions")
@@ -130,6 +142,14 @@ check "create" "http://127.0.0.1:$svc_port/graphql" "$(lua_body bench/create.lua
 gql "http://127.0.0.1:$svc_port/graphql" "$point_body" >"$tmp/point.json"
 redis-cli -p "$redis_port" -x set "floor:doc:$point_id" <"$tmp/point.json" >/dev/null
 for _ in $(seq 1 100); do curl -s -o /dev/null -X POST --data "{}" "http://127.0.0.1:$floor_port/graphql" && break; sleep 0.05; done
+# The page floor's 50 documents: copies of the point read's answer, newest first by score.
+for i in $(seq 1 50); do
+  redis-cli -p "$redis_port" -x set "floor:doc:p$i" <"$tmp/point.json" >/dev/null
+  redis-cli -p "$redis_port" zadd floor:doc:ix "$i" "p$i" >/dev/null
+done
+if [[ "$(curl -fsS -X POST "http://127.0.0.1:$floor_port/page" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" != 50 ]]; then
+  echo "bench: the page floor does not answer 50 documents"; exit 1
+fi
 if ! cmp -s <(gql "http://127.0.0.1:$floor_port/graphql" "$point_body") "$tmp/point.json"; then
   echo "bench: the floor's answer differs from the service's"; exit 1
 fi
@@ -172,11 +192,18 @@ echo "== wrk -t$threads -c$connections -d$duration --latency, $rounds round(s), 
 echo "   run req/s p50-ms p99-ms errors server-cpu-us/req redis-cpu-us/req"
 for round in $(seq 1 "$rounds"); do
   bench floor-point "http://127.0.0.1:$floor_port/graphql" bench/point.lua bench "$floor_pid"
+  bench floor-page50 "http://127.0.0.1:$floor_port/page" bench/page.lua bench "$floor_pid"
+  bench floor-create "http://127.0.0.1:$floor_port/create" bench/create.lua bench-create "$floor_pid"
   bench bare-point "http://127.0.0.1:$bare_port/graphql" bench/point.lua bench "$bare_pid"
   bench service-point "http://127.0.0.1:$svc_port/graphql" bench/point.lua bench "$svc_pid"
+  bench service-point-nocache "http://127.0.0.1:$plain_port/graphql" bench/point.lua bench "$plain_pid"
   bench service-page50 "http://127.0.0.1:$svc_port/graphql" bench/page.lua bench "$svc_pid"
   bench service-create "http://127.0.0.1:$svc_port/graphql" bench/create.lua bench-create "$svc_pid"
 done
+
+echo "== point reads spread over the $memory_n sessions of 1/mem (fills the read cache)"
+bench service-point-random "http://127.0.0.1:$svc_port/graphql" bench/point-random.lua mem "$svc_pid"
+curl -fsS "http://127.0.0.1:$svc_port/metrics" | grep '^connectsession_read_cache_' | sed 's/^/   /'
 
 if [ "$large" -gt 0 ]; then
   echo "== cost growth: $large sessions in 1/bench-large (pipelined)"
@@ -209,12 +236,17 @@ for n, (rps, p50, p99, bad, scpu, rcpu) in med.items():
 def verdict(ok): return "met" if ok else "MISSED"
 print()
 fp, sp, sc = med["floor-point"], med["service-point"], med["service-create"]
-r = sp[0] / fp[0]; print(f"point read: service/floor requests/s = {r:.3f}  (target >= 0.55: {verdict(r >= 0.55)})")
+r = sp[0] / fp[0]; print(f"point read: service/floor requests/s = {r:.3f}  (target >= 0.85: {verdict(r >= 0.85)})")
 r = sp[2] / fp[2]; print(f"point read: service/floor p99        = {r:.3f}  (target <= 2: {verdict(r <= 2)})")
+spn = med["service-point-nocache"]
+r = spn[0] / fp[0]; print(f"point read: service without read cache/floor = {r:.3f}  (READ_CACHE=off)")
 bp = med["bare-point"]
 print(f"point read: bare gqlgen/floor req/s = {bp[0] / fp[0]:.3f}  (the same schema and resolvers behind a bare gqlgen handler)")
 print(f"point read: service/bare gqlgen     = {sp[0] / bp[0]:.3f}  (what keys, limits, metrics and the rest cost on top)")
-r = sc[0] / fp[0]; print(f"create:     service/floor requests/s = {r:.3f}  (target >= 0.3: {verdict(r >= 0.3)})")
+fpg, fc, spg = med["floor-page50"], med["floor-create"], med["service-page50"]
+r = spg[0] / fpg[0]; print(f"page of 50: service/floor requests/s = {r:.3f}  (target >= 0.3: {verdict(r >= 0.3)}; floor: one ZREVRANGE + one MGET)")
+r = sc[0] / fc[0]; print(f"create:     service/floor requests/s = {r:.3f}  (floor: INCR, then SET + ZADD pipelined)")
+r = sc[0] / fp[0]; print(f"create:     service/point floor      = {r:.3f}  (target >= 0.3: {verdict(r >= 0.3)})")
 if large:
     a, b = med[f"page50-at-{sessions}"], med[f"page50-at-{large}"]
     print(f"page of 50 at {sessions:>8} sessions: p50 {a[1]:.3f} ms  p99 {a[2]:.3f} ms  {a[0]:.0f} req/s")

@@ -1,10 +1,20 @@
-// Command floor is the benchmark's floor: the least any server could do to answer the
-// service's point read. It takes the same POST /graphql request, reads the id from the
-// JSON body's variables, does one Redis GET of a stored JSON document (the service's own
-// answer to that read, stored by bench/run.sh) and writes it back. No auth, no GraphQL,
-// no validation: whatever the service adds on top is measured against this.
+// Command floor is the benchmark's floors: the least any server could do to answer the
+// service's point read, page and create, with a plain Redis client (no client-side
+// cache). No auth, no GraphQL, no validation: whatever the service adds on top is
+// measured against these.
 //
-//	go run ./bench/floor -addr 127.0.0.1:8090 -redis-url redis://127.0.0.1:6390/0
+//   - POST /graphql, the point read: reads the id from the JSON body's variables, does
+//     one GET of a stored JSON document (the service's own answer to that read, stored
+//     by bench/run.sh) and writes it back.
+//
+//   - POST /page: one ZREVRANGE of the newest 50 ids of <prefix>ix, one MGET of their
+//     documents, written back as a JSON array.
+//
+//   - POST /create: INCR of <prefix>seq, then SET of the request body as
+//     <prefix>created:<id> and ZADD of the id to <prefix>created (one pipelined round
+//     trip), and writes back the id.
+//
+//     go run ./bench/floor -addr 127.0.0.1:8090 -redis-url redis://127.0.0.1:6390/0
 package main
 
 import (
@@ -12,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -53,6 +64,63 @@ func main() {
 		default:
 			_, _ = w.Write(doc)
 		}
+	})
+	http.HandleFunc("POST /page", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ids, err := rdb.ZRevRange(ctx, *prefix+"ix", 0, 49).Result()
+		if err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = *prefix + id
+		}
+		docs := []any{}
+		if len(keys) > 0 {
+			if docs, err = rdb.MGet(ctx, keys...).Result(); err != nil {
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		b := make([]byte, 0, 64*len(docs)+2)
+		b = append(b, '[')
+		for i, d := range docs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if s, ok := d.(string); ok {
+				b = append(b, s...)
+			} else {
+				b = append(b, "null"...)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(b, ']'))
+	})
+	http.HandleFunc("POST /create", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		id, err := rdb.Incr(ctx, *prefix+"seq").Result()
+		if err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		sid := strconv.FormatInt(id, 10)
+		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, *prefix+"created:"+sid, body, 0)
+			p.ZAdd(ctx, *prefix+"created", redis.Z{Score: float64(id), Member: sid})
+			return nil
+		}); err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":` + sid + `}`))
 	})
 	log.Fatal(http.ListenAndServe(*addr, nil))
 }
