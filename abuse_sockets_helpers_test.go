@@ -39,14 +39,20 @@ func (s *testServer) scrape(t *testing.T, sample string) float64 {
 // pollUntil polls cond until it holds, failing the test with what it last saw after 10s.
 func pollUntil(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	pollWithin(t, 10*time.Second, what, cond)
+}
+
+// pollWithin is pollUntil with a deadline of its own.
+func pollWithin(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		ok, seen := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after 10s", what, seen)
+			t.Fatalf("%s: still %s after %s", what, seen, within)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -43,8 +43,8 @@ type ReadCacheOptions struct {
 }
 
 // DefaultReadCacheMaxBytes is the read cache's memory budget unless told otherwise:
-// about 100,000 records of the benchmark's mix.
-const DefaultReadCacheMaxBytes = 64 << 20
+// about 32,000 records of the benchmark's mix (entrySize).
+const DefaultReadCacheMaxBytes = 32 << 20
 
 // DefaultReadCacheMaxStaleness bounds how long an entry is served unless told otherwise.
 const DefaultReadCacheMaxStaleness = 5 * time.Second
@@ -69,7 +69,8 @@ func NewReadCache(url string, opts ReadCacheOptions) (*ReadCache, error) {
 	if opts.MaxStaleness <= 0 {
 		opts.MaxStaleness = DefaultReadCacheMaxStaleness
 	}
-	cfg := redis.CacheConfig{MaxMemoryBytes: opts.MaxBytes, MaxStaleness: opts.MaxStaleness, DrainInterval: drainInterval}
+	cfg := redis.CacheConfig{MaxMemoryBytes: opts.MaxBytes, MaxStaleness: opts.MaxStaleness, DrainInterval: drainInterval,
+		Sizer: entrySize}
 	local := redis.NewLocalCache(cfg)
 	ropts.Protocol = 3 // invalidations arrive as RESP3 pushes
 	// The cache is made here, to keep a handle on it (stats, forget); the client reads
@@ -81,16 +82,30 @@ func NewReadCache(url string, opts ReadCacheOptions) (*ReadCache, error) {
 	return &ReadCache{rdb: redis.NewClient(ropts), local: local, ns: ns}, nil
 }
 
+// entrySize is what one cached reply takes in the heap, measured: go-redis's own
+// estimate counts the bytes of the key and value plus a small constant, about a third of
+// what an entry holds (its key twice, the index from Redis key to entries, the LRU
+// links). TestReadCacheSizeIsTheHeap keeps it within a third of the measured heap.
+func entrySize(cacheKey string, redisKeys []string, value []byte) int64 {
+	n := 700 + 2*len(cacheKey) + len(value)
+	for _, k := range redisKeys {
+		n += 2 * len(k)
+	}
+	return int64(n)
+}
+
 // forget drops what the cache holds for the Redis keys, so that this instance's next
 // read of them goes to Redis: a write calls it before it answers, as the invalidation
-// Redis sends for it may not have been read yet.
-func (c *ReadCache) forget(keys ...string) {
+// Redis sends for it may not have been read yet. It returns how many entries it dropped.
+func (c *ReadCache) forget(keys ...string) int {
 	if c == nil {
-		return
+		return 0
 	}
+	n := 0
 	for _, k := range keys {
-		c.local.DeleteByRedisKey(c.ns + k)
+		n += c.local.DeleteByRedisKey(c.ns + k)
 	}
+	return n
 }
 
 // ReadCacheStats is what a read cache has done since it started, and holds now.
@@ -109,11 +124,28 @@ func (c *ReadCache) Stats() ReadCacheStats {
 		Entries: st.Entries, Bytes: st.MemoryUsageBytes}
 }
 
-// Check asks Redis whether the cache's connections are tracked. It returns an error
+// Check asks Redis whether the cache's connections are tracked, then reads a key that
+// does not exist through the cache and drops it as a write would. It returns an error
 // wrapping ErrReadCacheUnsupported when the server refuses tracking (a Redis older than
 // 6.2, or one that only speaks the protocol, such as miniredis: go-redis then reads
-// without caching), and one wrapping model.ErrUnavailable when Redis cannot be reached.
+// without caching) or when the entry cannot be dropped (go-redis names cached keys in
+// a way forget does not know: a write's next read could then be stale), and one
+// wrapping model.ErrUnavailable when Redis cannot be reached.
 func (c *ReadCache) Check(ctx context.Context) error {
+	if err := c.checkTracking(ctx); err != nil {
+		return err
+	}
+	const canary = "connectsession:read-cache-check"
+	if err := c.rdb.Get(ctx, canary).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return storeErr("check read cache", err)
+	}
+	if n := c.forget(canary); n != 1 {
+		return fmt.Errorf("%w: a cached read could not be dropped (%d entries dropped, want 1)", ErrReadCacheUnsupported, n)
+	}
+	return nil
+}
+
+func (c *ReadCache) checkTracking(ctx context.Context) error {
 	res, err := c.rdb.Do(ctx, "CLIENT", "TRACKINGINFO").Result()
 	var flags []any
 	if err == nil {
@@ -135,7 +167,7 @@ func errOr(err error, v any) any {
 	return v
 }
 
-// AddHook adds a go-redis hook to the cache's client (for metrics and tracing).
+// AddHook adds a go-redis hook to the cache's client (the service's error metric).
 func (c *ReadCache) AddHook(h redis.Hook) { c.rdb.AddHook(h) }
 
 // Close closes the cache's client and drops its entries.

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"connectsession/graph/model"
 	"connectsession/internal/redistest"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // cachedBackend is a store with a read cache over the real Redis the environment names,
@@ -169,11 +173,13 @@ func TestReadCacheEntryExpires(t *testing.T) {
 }
 
 // Another instance's write reaches this instance's cache through Redis's invalidation,
-// well within MaxStaleness; the retention sweep's removals too.
+// well within a second; the retention sweep's removals too.
 func TestReadCacheSeesOtherInstancesWrites(t *testing.T) {
 	a, _ := cachedBackend(t)
 	ctx := context.Background()
-	rcB, err := NewReadCache(redistest.Real(t).URL(), ReadCacheOptions{})
+	// A minute's backstop, so that only an invalidation can make B see the writes
+	// within the second the test waits.
+	rcB, err := NewReadCache(redistest.Real(t).URL(), ReadCacheOptions{MaxStaleness: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +193,7 @@ func TestReadCacheSeesOtherInstancesWrites(t *testing.T) {
 	if _, err := a.store.Update(ctx, &model.SessionUpdate{OrganizationID: 1, ProjectID: "rc", ID: cs.ID, OriginOwnerName: model.Set(&name)}); err != nil {
 		t.Fatal(err)
 	}
-	waitWithin(t, DefaultReadCacheMaxStaleness, "B to see A's update", func() bool {
+	waitWithin(t, time.Second, "B to see A's update", func() bool {
 		got, err := other.Get(ctx, rcTenant, cs.ID)
 		return err == nil && got.OriginOwnerName == name
 	})
@@ -198,7 +204,7 @@ func TestReadCacheSeesOtherInstancesWrites(t *testing.T) {
 	if n, err := sweeper.Sweep(ctx, 100); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v", n, err)
 	}
-	waitWithin(t, DefaultReadCacheMaxStaleness, "B to see the sweep", func() bool {
+	waitWithin(t, time.Second, "B to see the sweep", func() bool {
 		_, err := other.Get(ctx, rcTenant, cs.ID)
 		return errors.Is(err, model.ErrNotFound)
 	})
@@ -292,4 +298,100 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Federation lookups of more ids than maxCachedMany go to Redis in one script, cached
+// or not; fewer are served from the cache once read.
+func TestReadCacheManyIDs(t *testing.T) {
+	b, rc := cachedBackend(t)
+	ctx := context.Background()
+	var ids []int
+	for range maxCachedMany + 1 {
+		ids = append(ids, created(t, b, "o").ID)
+	}
+	for range 2 {
+		got, err := b.store.GetMany(ctx, ids)
+		if err != nil || got[len(ids)-1] == nil {
+			t.Fatalf("GetMany of %d ids: %v, %v", len(ids), got, err)
+		}
+	}
+	if st := rc.Stats(); st.Hits+st.Misses != 0 {
+		t.Fatalf("a lookup of %d ids went through the cache: %+v", len(ids), st)
+	}
+	for range 2 {
+		if _, err := b.store.GetMany(ctx, ids[:maxCachedMany]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := rc.Stats(); st.Hits != 2*maxCachedMany {
+		t.Fatalf("the second lookup of %d ids: %d hits, want %d (pointer and record each)", maxCachedMany, st.Hits, 2*maxCachedMany)
+	}
+}
+
+// The cache's size (what READ_CACHE_MAX_BYTES bounds) is what its entries take in the
+// heap, within a third, for records and for the empty replies of missing keys.
+func TestReadCacheSizeIsTheHeap(t *testing.T) {
+	rb := redistest.NeedReal(t)
+	if rb.URL() == "" {
+		t.Skip("the read cache runs on a single Redis server only")
+	}
+	rc, err := NewReadCache(rb.URL(), ReadCacheOptions{MaxBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ctx := context.Background()
+	const n = 5000
+	record := strings.Repeat("r", 180) // a record of the benchmark's mix is 170-190 bytes
+	key := func(kind string, i int) string { return rb.Prefix + ":{1:rc}:" + kind + ":" + strconv.Itoa(i) }
+	if _, err := rb.RDB.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range n {
+			p.Set(ctx, key("s", i), record, 0)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	for _, kind := range []string{"s", "missing"} {
+		before, estimated := heap(), rc.Stats().Bytes
+		for i := range n {
+			_ = rc.rdb.Get(ctx, key(kind, i)).Err()
+		}
+		grown, counted := heap()-before, rc.Stats().Bytes-estimated
+		if ratio := float64(grown) / float64(counted); ratio < 0.75 || ratio > 1.33 {
+			t.Errorf("%s: %d entries take %d heap bytes, the cache counts %d (ratio %.2f)", kind, n, grown, counted, ratio)
+		}
+	}
+	runtime.KeepAlive(rc)
+}
+
+// A server that does not track keys (miniredis here) is refused at Check, so the service
+// runs without the cache instead of one that could never drop a changed entry; a real
+// one passes, its canary read dropped again.
+func TestReadCacheCheck(t *testing.T) {
+	mini := redistest.Mini(t, "c")
+	rc, err := NewReadCache(mini.URL(), ReadCacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := rc.Check(context.Background()); !errors.Is(err, ErrReadCacheUnsupported) {
+		t.Fatalf("Check on miniredis: %v, want ErrReadCacheUnsupported", err)
+	}
+	if _, err := NewReadCache(mini.URL()+"/3", ReadCacheOptions{}); !errors.Is(err, ErrReadCacheUnsupported) {
+		t.Fatalf("NewReadCache on database 3: %v", err)
+	}
+	_, real := cachedBackend(t)
+	if err := real.Check(context.Background()); err != nil {
+		t.Fatalf("Check on a real Redis: %v", err)
+	}
+	if n := real.Stats().Entries; n != 0 {
+		t.Fatalf("Check left %d entries", n)
+	}
 }
