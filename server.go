@@ -139,6 +139,9 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err := svc.store.Ping(ctx); err != nil {
 		// Not fatal: /readyz reports it and requests get UNAVAILABLE until Redis answers.
 		log.Warn("redis does not answer yet", "err", err)
+	} else if err := svc.store.LoadScripts(ctx); err != nil {
+		// Not fatal either: each script is then sent whole on its first run.
+		log.Warn("loading the scripts into redis", "err", err)
 	}
 	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
 	go svc.store.RunRetention(bg, time.Minute)
