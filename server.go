@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 {
 		name, rest = args[0], args[1:]
 	}
+	// go-redis's own lines (a pool that cannot dial...) go to the same log as ours.
+	cache.SetClientLogger((&config{}).logger(stderr))
 	if len(rest) > 0 && rest[0] == "apikey" {
 		return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
 	}
@@ -57,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := cfg.logger(stderr)
+	cache.SetClientLogger(log)
 	if pct, ok := gcPercent(getenv); ok {
 		debug.SetGCPercent(pct)
 	}
