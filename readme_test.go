@@ -117,7 +117,8 @@ func codeSpan(cell string) (string, bool) {
 	return cell[1 : len(cell)-1], true
 }
 
-// -help lists every setting under its flag name, with its variable and its default.
+// -help lists every setting under its flag name, with what it takes, its variable and
+// its default, then its meaning.
 func TestHelpListsEverySetting(t *testing.T) {
 	var out strings.Builder
 	_, err := parseConfig("connectsession", []string{"-help"}, func(string) string { return "" }, &out)
@@ -126,12 +127,12 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 	help := out.String()
 	for _, s := range settings {
-		usage := "($" + s.env + ")"
+		line := fmt.Sprintf("  -%s %s  ($%s)", flagName(s.env), s.kind, s.env)
 		if s.def != "" {
-			usage += fmt.Sprintf(" (default %q)", s.def)
+			line += "  default " + s.def
 		}
-		if !strings.Contains(help, "-"+flagName(s.env)+" string\n") || !strings.Contains(help, usage+"\n") {
-			t.Errorf("-help does not list %s as -%s with its default %q", s.env, flagName(s.env), s.def)
+		if !strings.Contains(help, line+"\n        "+s.usage+"\n") {
+			t.Errorf("-help does not list %s as %q followed by its meaning", s.env, line)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Command connectsession serves the ConnectSession GraphQL API over Redis.
 //
 //	go run .                  serve (embedded in-memory Redis unless REDIS_URL is set)
-//	go run . -help            list the settings
+//	go run . -help            list the commands and settings
 //	go run . apikey ...       manage API keys (go run . apikey help)
 //	go run . verify ...       check (and repair) records against indexes and pointers
 package main
@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,21 +41,35 @@ func main() {
 }
 
 // run is the whole program: main only supplies the process's context, arguments,
-// environment and output, so tests run it the same way.
+// environment and output, so tests run it the same way. Help asked for (-h, -help,
+// help) is written to stdout and is no error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	name, rest := "connectsession", []string(nil)
-	if len(args) > 0 {
-		name, rest = args[0], args[1:]
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	arg0, rest := "connectsession", []string(nil)
+	if len(args) > 0 {
+		arg0, rest = args[0], args[1:]
+	}
+	name := programName(arg0)
 	// go-redis's own lines (a pool that cannot dial...) go to the same log as ours.
 	cache.SetClientLogger((&config{}).logger(stderr))
-	if len(rest) > 0 && rest[0] == "apikey" {
-		return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
+	if len(rest) > 0 {
+		switch rest[0] {
+		case "apikey":
+			return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
+		case "verify":
+			return runVerify(ctx, name+" verify", rest[1:], getenv, stdout, stderr)
+		case "help":
+			rest = []string{"-help"}
+		}
 	}
-	if len(rest) > 0 && rest[0] == "verify" {
-		return runVerify(ctx, name+" verify", rest[1:], getenv, stdout, stderr)
-	}
-	cfg, err := parseConfig(name, rest, getenv, stderr)
+	cfg, err := parseConfig(name, rest, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -163,7 +178,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s (ADDR, or PORT): %w", cfg.Addr, err)
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
