@@ -232,6 +232,28 @@ func TestVerifySummaryAgrees(t *testing.T) {
 	}
 }
 
+// The banner never shows a secret: a password in REDIS_URL is masked, and the line to
+// create a key says what to put back.
+func TestBannerHidesRedisPassword(t *testing.T) {
+	cfg, err := testConfig("cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RedisURL = "rediss://app:hunter2@redis.internal:6380/2"
+	var out strings.Builder
+	newBanner(cfg, "http://localhost:8080", false, "", "/usr/local/bin/connectsession").write(&out)
+	banner := out.String()
+	if strings.Contains(banner, "hunter2") {
+		t.Errorf("the banner shows the Redis password:\n%s", banner)
+	}
+	for _, want := range []string{"REDIS_URL=rediss://app:xxxxx@redis.internal:6380/2 /usr/local/bin/connectsession apikey create",
+		"in place of xxxxx"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, banner)
+		}
+	}
+}
+
 // Command lines to copy name the program as it was started; under go run, "go run .".
 func TestInvocation(t *testing.T) {
 	for arg0, want := range map[string]string{cacheArg0: "go run .", "./connectsession": "./connectsession",

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"connectsession/cache"
 )
 
 // runtimeSettings are the variables of the Go runtime that the README's Configuration
@@ -135,4 +137,51 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("-help does not list %s as %q followed by its meaning", s.env, line)
 		}
 	}
+}
+
+// The README shows both banners the server prints at startup, exactly: embedded mode's
+// (with the key it shows) and a configured Redis's.
+func TestREADMEBannersArePrinted(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	cfg, err := testConfig(cache.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := readmeBlock(t, readme, "ConnectSession API (embedded")
+	key := devKeyPattern.FindString(embedded)
+	if key == "" {
+		t.Fatalf("README.md's embedded-mode banner shows no development key:\n%s", embedded)
+	}
+	var got strings.Builder
+	newBanner(cfg, "http://127.0.0.1:8080", true, key, "go run .").write(&got)
+	if got.String() != "\n"+embedded+"\n" {
+		t.Errorf("README.md's embedded-mode banner is not what is printed; printed:\n%s", got.String())
+	}
+
+	cfg.RedisURL = "redis://127.0.0.1:6379/0"
+	got.Reset()
+	newBanner(cfg, "http://localhost:8080", false, "", "go run .").write(&got)
+	if want := readmeBlock(t, readme, "ConnectSession API (Redis at"); got.String() != "\n"+want+"\n" {
+		t.Errorf("README.md's banner on a configured Redis is not what is printed; printed:\n%s", got.String())
+	}
+}
+
+// readmeBlock is the fenced code block of readme whose first line starts with first,
+// with its final newline.
+func readmeBlock(t *testing.T, readme, first string) string {
+	t.Helper()
+	i := strings.Index(readme, "```\n"+first)
+	if i < 0 {
+		t.Fatalf("README.md has no code block starting with %q", first)
+	}
+	block := readme[i+len("```\n"):]
+	end := strings.Index(block, "```\n")
+	if end < 0 {
+		t.Fatalf("README.md's block starting with %q does not end", first)
+	}
+	return block[:end]
 }

@@ -78,7 +78,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	if pct, ok := gcPercent(getenv); ok {
 		debug.SetGCPercent(pct)
 	}
-	return serve(ctx, cfg, log, stdout)
+	return serve(ctx, cfg, log, stdout, invocation(arg0))
 }
 
 // gcPercent is the collector setting the service applies: defaultGCPercent, unless GOGC
@@ -131,7 +131,9 @@ func openRedis(cfg *config) (*backend, error) {
 	return &backend{rdb: rdb, embedded: e}, nil
 }
 
-func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+// serve runs the service until ctx ends; invocation is how the user started it, for the
+// banner's command lines.
+func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer, invocation string) error {
 	be, err := openRedis(cfg)
 	if err != nil {
 		return err
@@ -183,15 +185,17 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
+	var key string
 	if be.embedded != nil {
-		key, err := startDevelopment(ctx, svc.store, url, cfg.Playground, log, stdout)
-		if err != nil {
+		if key, err = startDevelopment(ctx, svc.store, log); err != nil {
 			return err
 		}
 		if svc.page != nil {
 			svc.page.SetHeaders(bearer(key))
 		}
 	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	newBanner(cfg, url, tcp != nil && tcp.IP.IsLoopback(), key, invocation).write(stdout)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
