@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,9 +74,10 @@ type config struct {
 	ResponseWriteTimeout time.Duration
 }
 
-// setting describes one configuration variable for flags, the environment and the README.
+// setting describes one configuration variable for flags, the environment and the README:
+// kind names what it takes, for -help (a number, a duration, one of a few words...).
 type setting struct {
-	env, def, usage string
+	env, kind, def, usage string
 }
 
 // settings are every setting the service reads (-help lists them). A default is written
@@ -83,84 +86,103 @@ type setting struct {
 // zero as "no limit" or has no default, it is written here only. README.md's
 // Configuration table repeats them for readers, and readme_test.go checks that it does.
 var settings = []setting{
-	{"PORT", "8080", "listen port (ADDR overrides host:port)"},
-	{"ADDR", "", "listen address host:port; overrides PORT"},
-	{"REDIS_URL", "", "redis:// or rediss:// URL of one Redis; empty = embedded in-memory Redis"},
-	{"REDIS_CLUSTER_ADDRS", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
-	{"REDIS_KEY_PREFIX", cache.DefaultPrefix, "prefix of every key, so deployments can share a Redis"},
-	{"SESSION_RETENTION", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
-	{"READ_CACHE", "on", "keep recently read sessions in process memory, invalidated by Redis (on or off; only with REDIS_URL on database 0: the embedded Redis and a cluster run without)"},
-	{"READ_CACHE_MAX_BYTES", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries"},
-	{"READ_CACHE_MAX_STALENESS", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
-	{"RECORD_FORMAT", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
-	{"MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones get 413"},
-	{"REQUEST_TIMEOUT", "10s", "deadline of a query or mutation, Redis calls included"},
-	{"RESPONSE_WRITE_TIMEOUT", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
-	{"COMPLEXITY_LIMIT", itoa(httpapi.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
-	{"DEPTH_LIMIT", itoa(httpapi.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
-	{"ALIAS_LIMIT", itoa(httpapi.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
-	{"DOCUMENT_SIZE_LIMIT", itoa(httpapi.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
-	{"TOKEN_LIMIT", itoa(httpapi.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
-	{"FIELD_LIMIT", itoa(httpapi.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
-	{"REPEATED_FIELD_LIMIT", itoa(httpapi.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
-	{"KEYLESS_DOCUMENT_SIZE_LIMIT", itoa(httpapi.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
-	{"KEYLESS_FIELD_LIMIT", itoa(httpapi.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
-	{"QUERY_CACHE_BYTES", itoa(httpapi.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
-	{"INTROSPECTION", "true", "answer __schema and __type queries (federation's _service works either way)"},
-	{"AUTHENTICATE_RATE_LIMIT", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
-	{"API_KEY_RATE_LIMIT", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
-	{"PAGE_SCAN_LIMIT", itoa(cache.DefaultPageScanLimit), "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
-	{"TENANT_SCAN_CONCURRENCY", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one organization running at once on an instance; others wait their turn"},
-	{"TENANT_SCAN_UNITS_PER_SECOND", "50000", "page-scan work (PAGE_SCAN_LIMIT's units) one organization's connectSessions calls may spend per second on an instance (at 2-3.5 us a unit, 10-18% of Redis); in debt, expensive calls get RATE_LIMITED; 0 = no limit"},
-	{"API_KEY_MAX_CONCURRENT", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
-	{"API_KEY_MAX_SUBSCRIPTIONS", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
-	{"WS_MAX_SUBSCRIPTIONS", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
-	{"MAX_STREAMS", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
-	{"MAX_PENDING_STREAMS", "200", "of those, streams without a valid API key yet (a WebSocket until its connection_init shows one); beyond it the oldest such WebSocket is dropped, or 503 CONNECTION_LIMIT_EXCEEDED; 0 = only MAX_STREAMS"},
-	{"WS_INIT_TIMEOUT", durationText(httpapi.DefaultInitTimeout), "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
-	{"WS_IDLE_TIMEOUT", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
-	{"WS_KEYLESS_GRACE", "5s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
-	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
-	{"OTEL_SERVICE_NAME", "connectsession", "service.name of the traces"},
-	{"APQ_TTL", durationText(cache.DefaultAPQTTL), "how long a registered persisted query (APQ) is kept in Redis"},
-	{"APQ_REGISTRATIONS_PER_HOUR", "100", "persisted queries one API key may register an hour (burst: as many), across instances; beyond it queries still run but are not registered; 0 = no limit"},
-	{"AUTH_LINK_BASE_URL", "", "when set, authLinkUrl = <base>?token=<token>"},
-	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call from a browser"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"LOG_FORMAT", "text", "text, or json for machine logs"},
-	{"PLAYGROUND", "true", "serve GraphiQL at /; false turns it off"},
-	{"PLAYGROUND_ASSETS_DIR", "", "folder with GraphiQL's bundles (filled by web/), served at /assets/ instead of the CDN"},
+	{"PORT", "port", "8080", "listen port, on 127.0.0.1 with the embedded Redis, on every interface otherwise (ADDR overrides both)"},
+	{"ADDR", "host:port", "", "listen address, e.g. 127.0.0.1:9000, or :8080 for every interface; overrides PORT"},
+	{"REDIS_URL", "url", "", "redis:// or rediss:// URL of one Redis; empty = embedded in-memory Redis"},
+	{"REDIS_CLUSTER_ADDRS", "host:port,...", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
+	{"REDIS_KEY_PREFIX", "text", cache.DefaultPrefix, "prefix of every key, so deployments can share a Redis"},
+	{"SESSION_RETENTION", "duration", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
+	{"READ_CACHE", "on|off", "on", "keep recently read sessions in process memory, invalidated by Redis (only with REDIS_URL on database 0 and a server that tracks keys; the embedded Redis and a cluster run without)"},
+	{"READ_CACHE_MAX_BYTES", "bytes", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries, as measured in the heap (about 1 KB a session)"},
+	{"READ_CACHE_MAX_STALENESS", "duration", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
+	{"RECORD_FORMAT", "binary|json", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
+	{"MAX_BODY_BYTES", "bytes", "1048576", "largest request body accepted; larger ones get 413"},
+	{"REQUEST_TIMEOUT", "duration", "10s", "deadline of a query or mutation, Redis calls included"},
+	{"RESPONSE_WRITE_TIMEOUT", "duration", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
+	{"COMPLEXITY_LIMIT", "number", itoa(httpapi.DefaultLimits.Complexity), "most an operation may cost (a list's fields count once per item it can hold; introspection and _entities included)"},
+	{"DEPTH_LIMIT", "number", itoa(httpapi.DefaultLimits.Depth), "deepest selection an operation may have (introspection included)"},
+	{"ALIAS_LIMIT", "number", itoa(httpapi.DefaultLimits.Aliases), "most aliased fields one operation may use (introspection included)"},
+	{"DOCUMENT_SIZE_LIMIT", "bytes", itoa(httpapi.DefaultLimits.DocumentBytes), "largest GraphQL document (query text) in bytes, checked before parsing"},
+	{"TOKEN_LIMIT", "number", itoa(httpapi.DefaultLimits.Tokens), "most lexical tokens a document may have, checked before parsing"},
+	{"FIELD_LIMIT", "number", itoa(httpapi.DefaultLimits.Fields), "most nodes (fields, arguments, directives, values) a document may hold, fragments expanded per operation, checked before validation"},
+	{"REPEATED_FIELD_LIMIT", "number", itoa(httpapi.DefaultLimits.RepeatedFields), "most times one response name may occur in one selection set, checked before validation"},
+	{"KEYLESS_DOCUMENT_SIZE_LIMIT", "bytes", itoa(httpapi.DefaultLimits.KeylessDocumentBytes), "largest document from a caller without a valid API key"},
+	{"KEYLESS_FIELD_LIMIT", "number", itoa(httpapi.DefaultLimits.KeylessFields), "most nodes (as FIELD_LIMIT counts them) in a document from a caller without a valid API key"},
+	{"QUERY_CACHE_BYTES", "bytes", itoa(httpapi.DefaultQueryCacheBytes), "memory budget of each in-process query cache (parsed documents; persisted-query texts)"},
+	{"INTROSPECTION", "true|false", "true", "answer __schema and __type queries (federation's _service works either way)"},
+	{"AUTHENTICATE_RATE_LIMIT", "number", "60", "authenticateConnectSession calls allowed per client address per minute, across instances; 0 = no limit"},
+	{"API_KEY_RATE_LIMIT", "number", "0", "operations allowed per API key per second (burst: as many), across instances; 0 = no limit"},
+	{"PAGE_SCAN_LIMIT", "number", itoa(cache.DefaultPageScanLimit), "most index entries one connectSessions call examines in Redis (page, other side and count together); at least 500"},
+	{"TENANT_SCAN_CONCURRENCY", "number", "2", "most expensive connectSessions calls (combined filters, counts over a date range) of one organization running at once on an instance; others wait their turn"},
+	{"TENANT_SCAN_UNITS_PER_SECOND", "number", "50000", "page-scan work (PAGE_SCAN_LIMIT's units) one organization's connectSessions calls may spend per second on an instance (at 2-3.5 us a unit, 10-18% of Redis); in debt, expensive calls get RATE_LIMITED; 0 = no limit"},
+	{"API_KEY_MAX_CONCURRENT", "number", "64", "queries and mutations of one API key in flight at once on this instance; beyond it RATE_LIMITED; 0 = no limit"},
+	{"API_KEY_MAX_SUBSCRIPTIONS", "number", "1000", "subscriptions one API key may hold open on this instance (WebSocket and SSE); beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"WS_MAX_SUBSCRIPTIONS", "number", "100", "subscriptions one WebSocket may hold open; beyond it SUBSCRIPTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"MAX_STREAMS", "number", "5000", "WebSockets and SSE streams open at once on this instance; beyond it 503 CONNECTION_LIMIT_EXCEEDED; 0 = no limit"},
+	{"MAX_PENDING_STREAMS", "number", "200", "of those, streams without a valid API key yet (a WebSocket until its connection_init shows one); beyond it the oldest such WebSocket is dropped, or 503 CONNECTION_LIMIT_EXCEEDED; 0 = only MAX_STREAMS"},
+	{"WS_INIT_TIMEOUT", "duration", durationText(httpapi.DefaultInitTimeout), "a WebSocket that has not sent connection_init this long after its upgrade is closed (1002)"},
+	{"WS_IDLE_TIMEOUT", "duration", "60s", "a WebSocket with no operation in flight for this long is closed (1000); 0 = never"},
+	{"WS_KEYLESS_GRACE", "duration", "5s", "a WebSocket whose connection_init has no valid API key is closed (4403) this long after it; 0 = never"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "url", "", "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); when set, traces go to <url>/v1/traces"},
+	{"OTEL_SERVICE_NAME", "text", "connectsession", "service.name of the traces"},
+	{"APQ_TTL", "duration", durationText(cache.DefaultAPQTTL), "how long a registered persisted query (APQ) is kept in Redis"},
+	{"APQ_REGISTRATIONS_PER_HOUR", "number", "100", "persisted queries one API key may register an hour (burst: as many), across instances; beyond it queries still run but are not registered; 0 = no limit"},
+	{"AUTH_LINK_BASE_URL", "url", "", "when set, authLinkUrl = <base>?token=<token>"},
+	{"CORS_ALLOWED_ORIGINS", "origin,...", "", "comma-separated origins (scheme://host[:port], or * for any) allowed to call from a browser"},
+	{"LOG_LEVEL", "debug|info|warn|error", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "text|json", "text", "text, or json for machine logs"},
+	{"PLAYGROUND", "true|false", "true", "serve GraphiQL at /; false turns it off"},
+	{"PLAYGROUND_ASSETS_DIR", "dir", "", "folder with GraphiQL's bundles (filled by web/), served at /assets/ instead of the CDN"},
 }
 
 func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
 
-// parseConfig reads the environment, then the flags in args.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+// parseConfig reads the environment, then the flags in args. On -h or -help it writes
+// the usage to stdout and returns flag.ErrHelp.
+func parseConfig(name string, args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	load := configFlags(fs, getenv)
-	if err := fs.Parse(args); err != nil {
+	load := settingFlags(fs, getenv)
+	if err := parseFlags(fs, args, stdout, func(w io.Writer) { serverUsage(w, name, fs) }); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (commands: apikey, verify)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (the commands are apikey and verify; %s -h tells more)", fs.Arg(0), name)
 	}
 	return load()
 }
 
-// configFlags defines every setting as a flag of fs, defaulting to the environment, and
-// returns the function that reads them once fs is parsed.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) func() (*config, error) {
-	values := map[string]*string{}
+// settingValue is a setting as a flag: its text, from the environment or the command
+// line, with what -help shows about it.
+type settingValue struct {
+	setting
+	text string
+}
+
+func (v *settingValue) String() string     { return v.text }
+func (v *settingValue) Set(s string) error { v.text = s; return nil }
+
+// IsBoolFlag lets -playground stand for -playground=true, as for any boolean flag.
+func (v *settingValue) IsBoolFlag() bool { return v.kind == "true|false" }
+
+// settingFlags defines the named settings (every setting when none is named) as flags of
+// fs, each defaulting to its environment variable, and returns the function that reads the
+// configuration once fs is parsed. Settings not named keep their defaults, so that a
+// command reads only what it uses.
+func settingFlags(fs *flag.FlagSet, getenv func(string) string, names ...string) func() (*config, error) {
+	values := map[string]*settingValue{}
 	for _, s := range settings {
-		v := getenv(s.env)
-		if v == "" {
-			v = s.def
+		v := &settingValue{setting: s, text: s.def}
+		values[s.env] = v
+		if len(names) > 0 && !slices.Contains(names, s.env) {
+			continue
 		}
-		values[s.env] = fs.String(flagName(s.env), v, s.usage+" ($"+s.env+")")
+		if e := getenv(s.env); e != "" {
+			v.text = e
+		}
+		fs.Var(v, flagName(s.env), s.usage)
 	}
 	return func() (*config, error) {
-		return buildConfig(func(env string) string { return strings.TrimSpace(*values[env]) })
+		return buildConfig(func(env string) string { return strings.TrimSpace(values[env].text) })
 	}
 }
 
@@ -176,11 +198,28 @@ func buildConfig(get func(string) string) (*config, error) {
 		OTLPEndpoint:      get("OTEL_EXPORTER_OTLP_ENDPOINT"),
 		OTelServiceName:   get("OTEL_SERVICE_NAME"),
 	}
+	var errs []error
+	if n, err := strconv.Atoi(c.Port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be a port number from 0 to 65535, not %q", c.Port))
+	}
 	if c.Addr == "" {
-		c.Addr = ":" + c.Port
+		// A development server hands out a write key on its banner: only this machine
+		// may reach it unless ADDR says otherwise.
+		host := ""
+		if c.Embedded() {
+			host = "127.0.0.1"
+		}
+		c.Addr = net.JoinHostPort(host, c.Port)
+	} else if _, port, err := net.SplitHostPort(c.Addr); err != nil || !isPort(port) {
+		errs = append(errs, fmt.Errorf("ADDR must be host:port with a numeric port, such as 127.0.0.1:9000 or :8080, not %q", c.Addr))
 	}
 	c.CORSAllowedOrigins = splitList(get("CORS_ALLOWED_ORIGINS"))
-	var errs []error
+	for _, o := range c.CORSAllowedOrigins {
+		if !isOrigin(o) {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin; write scheme://host[:port] "+
+				"(such as https://app.example.com, no path or trailing slash), or * for any", o))
+		}
+	}
 	if c.OTLPEndpoint != "" {
 		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, not %q", c.OTLPEndpoint))
@@ -287,6 +326,27 @@ func buildConfig(get func(string) string) (*config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// Embedded reports whether the service runs on its own in-memory Redis (no Redis is
+// configured).
+func (c *config) Embedded() bool { return c.RedisURL == "" && len(c.RedisClusterAddrs) == 0 }
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// isOrigin accepts what a browser sends as Origin, scheme://host[:port] (the host may
+// begin with "*." for every subdomain, as the CORS and WebSocket checks both allow), and
+// "*" for any origin.
+func isOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Scheme != "" && u.Host != "" && u.User == nil && u.Path == "" &&
+		u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && !strings.Contains(o, "#")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -13,9 +12,9 @@ import (
 )
 
 // startDevelopment prepares the embedded store for a newcomer: a development key for
-// organization 1 (write, every project), printed with its header and returned for
-// GraphiQL's Headers tab, and a few demo sessions.
-func startDevelopment(ctx context.Context, store *cache.Store, url string, playground bool, log *slog.Logger, stdout io.Writer) (string, error) {
+// organization 1 (write, every project), returned for the banner and GraphiQL's Headers
+// tab, and a few demo sessions.
+func startDevelopment(ctx context.Context, store *cache.Store, log *slog.Logger) (string, error) {
 	key, _, err := auth.Issue(ctx, store, 1, nil, model.RoleWrite, "development", time.Now())
 	if err != nil {
 		return "", fmt.Errorf("development key: %w", err)
@@ -24,24 +23,6 @@ func startDevelopment(ctx context.Context, store *cache.Store, url string, playg
 		return "", fmt.Errorf("seed demo sessions: %w", err)
 	}
 	log.Warn("using the embedded in-memory Redis: data is in memory only and lost when the process stops; set REDIS_URL to keep it")
-	graphiql, headers := "  GraphiQL:  %[1]s/\n", "GraphiQL's Headers tab has it filled in:"
-	if !playground {
-		graphiql, headers = "", "As a header (GraphiQL is off: PLAYGROUND=false):"
-	}
-	fmt.Fprintf(stdout, `
-ConnectSession API (embedded in-memory Redis: data is lost when the process stops)
-`+graphiql+`  GraphQL:   %[1]s/graphql
-  Demo sessions are in organization 1, project "demo".
-
-Development API key (organization 1, write, all projects):
-  %[2]s
-`+headers+`
-  {"Authorization": "Bearer %[2]s"}
-Or call it with curl:
-  curl -s %[1]s/graphql -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
-    -d '{"query":"{ connectSessions(organizationId: 1, projectId: \"demo\") { totalCount nodes { id originOwnerName status } } }"}'
-
-`, url, key)
 	return key, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"connectsession/cache"
 )
 
 // runtimeSettings are the variables of the Go runtime that the README's Configuration
@@ -117,7 +119,8 @@ func codeSpan(cell string) (string, bool) {
 	return cell[1 : len(cell)-1], true
 }
 
-// -help lists every setting under its flag name, with its variable and its default.
+// -help lists every setting under its flag name, with what it takes, its variable and
+// its default, then its meaning.
 func TestHelpListsEverySetting(t *testing.T) {
 	var out strings.Builder
 	_, err := parseConfig("connectsession", []string{"-help"}, func(string) string { return "" }, &out)
@@ -126,12 +129,59 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 	help := out.String()
 	for _, s := range settings {
-		usage := "($" + s.env + ")"
+		line := fmt.Sprintf("  -%s %s  ($%s)", flagName(s.env), s.kind, s.env)
 		if s.def != "" {
-			usage += fmt.Sprintf(" (default %q)", s.def)
+			line += "  default " + s.def
 		}
-		if !strings.Contains(help, "-"+flagName(s.env)+" string\n") || !strings.Contains(help, usage+"\n") {
-			t.Errorf("-help does not list %s as -%s with its default %q", s.env, flagName(s.env), s.def)
+		if !strings.Contains(help, line+"\n        "+s.usage+"\n") {
+			t.Errorf("-help does not list %s as %q followed by its meaning", s.env, line)
 		}
 	}
+}
+
+// The README shows both banners the server prints at startup, exactly: embedded mode's
+// (with the key it shows) and a configured Redis's.
+func TestREADMEBannersArePrinted(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	cfg, err := testConfig(cache.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := readmeBlock(t, readme, "ConnectSession API (embedded")
+	key := devKeyPattern.FindString(embedded)
+	if key == "" {
+		t.Fatalf("README.md's embedded-mode banner shows no development key:\n%s", embedded)
+	}
+	var got strings.Builder
+	newBanner(cfg, "http://127.0.0.1:8080", true, key, "go run .").write(&got)
+	if got.String() != "\n"+embedded+"\n" {
+		t.Errorf("README.md's embedded-mode banner is not what is printed; printed:\n%s", got.String())
+	}
+
+	cfg.RedisURL = "redis://127.0.0.1:6379/0"
+	got.Reset()
+	newBanner(cfg, "http://localhost:8080", false, "", "go run .").write(&got)
+	if want := readmeBlock(t, readme, "ConnectSession API (Redis at"); got.String() != "\n"+want+"\n" {
+		t.Errorf("README.md's banner on a configured Redis is not what is printed; printed:\n%s", got.String())
+	}
+}
+
+// readmeBlock is the fenced code block of readme whose first line starts with first,
+// with its final newline.
+func readmeBlock(t *testing.T, readme, first string) string {
+	t.Helper()
+	i := strings.Index(readme, "```\n"+first)
+	if i < 0 {
+		t.Fatalf("README.md has no code block starting with %q", first)
+	}
+	block := readme[i+len("```\n"):]
+	end := strings.Index(block, "```\n")
+	if end < 0 {
+		t.Fatalf("README.md's block starting with %q does not end", first)
+	}
+	return block[:end]
 }

@@ -1,7 +1,7 @@
 // Command connectsession serves the ConnectSession GraphQL API over Redis.
 //
 //	go run .                  serve (embedded in-memory Redis unless REDIS_URL is set)
-//	go run . -help            list the settings
+//	go run . -help            list the commands and settings
 //	go run . apikey ...       manage API keys (go run . apikey help)
 //	go run . verify ...       check (and repair) records against indexes and pointers
 package main
@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,27 +42,44 @@ func main() {
 }
 
 // run is the whole program: main only supplies the process's context, arguments,
-// environment and output, so tests run it the same way.
+// environment and output, so tests run it the same way. Help asked for (-h, -help,
+// help) is written to stdout and is no error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	name, rest := "connectsession", []string(nil)
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	arg0, rest := "connectsession", []string(nil)
 	if len(args) > 0 {
-		name, rest = args[0], args[1:]
+		arg0, rest = args[0], args[1:]
 	}
-	if len(rest) > 0 && rest[0] == "apikey" {
-		return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
+	name := programName(arg0)
+	// go-redis's own lines (a pool that cannot dial...) go to the same log as ours.
+	cache.SetClientLogger((&config{}).logger(stderr))
+	if len(rest) > 0 {
+		switch rest[0] {
+		case "apikey":
+			return runAPIKey(ctx, name+" apikey", rest[1:], getenv, stdout, stderr)
+		case "verify":
+			return runVerify(ctx, name+" verify", rest[1:], getenv, stdout, stderr)
+		case "help":
+			rest = []string{"-help"}
+		}
 	}
-	if len(rest) > 0 && rest[0] == "verify" {
-		return runVerify(ctx, name+" verify", rest[1:], getenv, stdout, stderr)
-	}
-	cfg, err := parseConfig(name, rest, getenv, stderr)
+	cfg, err := parseConfig(name, rest, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := cfg.logger(stderr)
+	cache.SetClientLogger(log)
 	if pct, ok := gcPercent(getenv); ok {
 		debug.SetGCPercent(pct)
 	}
-	return serve(ctx, cfg, log, stdout)
+	return serve(ctx, cfg, log, stdout, invocation(arg0))
 }
 
 // gcPercent is the collector setting the service applies: defaultGCPercent, unless GOGC
@@ -166,7 +184,9 @@ func openReadCache(cfg *config, log *slog.Logger) (*cache.ReadCache, error) {
 	return rc, nil
 }
 
-func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+// serve runs the service until ctx ends; invocation is how the user started it, for the
+// banner's command lines.
+func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer, invocation string) error {
 	be, err := openRedis(cfg)
 	if err != nil {
 		return err
@@ -198,6 +218,9 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err := svc.store.Ping(ctx); err != nil {
 		// Not fatal: /readyz reports it and requests get UNAVAILABLE until Redis answers.
 		log.Warn("redis does not answer yet", "err", err)
+	} else if err := svc.store.LoadScripts(ctx); err != nil {
+		// Not fatal either: each script is then sent whole on its first run.
+		log.Warn("loading the scripts into redis", "err", err)
 	}
 	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
 	go svc.store.RunRetention(bg, time.Minute)
@@ -216,20 +239,22 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s (ADDR, or PORT): %w", cfg.Addr, err)
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
 
+	var key string
 	if be.embedded != nil {
-		key, err := startDevelopment(ctx, svc.store, url, cfg.Playground, log, stdout)
-		if err != nil {
+		if key, err = startDevelopment(ctx, svc.store, log); err != nil {
 			return err
 		}
 		if svc.page != nil {
 			svc.page.SetHeaders(bearer(key))
 		}
 	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	newBanner(cfg, url, tcp != nil && tcp.IP.IsLoopback(), key, invocation).write(stdout)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -129,6 +129,14 @@ func TestServeSharedRedis(t *testing.T) {
 	if strings.Contains(s.stdout.String(), "csk_") {
 		t.Errorf("a server on a configured Redis printed a development key")
 	}
+	// Its banner says where it is and how to get a key in, as embedded mode's does.
+	for _, want := range []string{"\nConnectSession API (Redis at " + r.url, "  GraphiQL:  " + s.url + "/\n",
+		"  GraphQL:   " + s.url + "/graphql\n", "REDIS_URL=" + r.url + " REDIS_KEY_PREFIX=" + r.prefix + " connectsession apikey create -org 1 -role write\n",
+		"GraphiQL's Headers tab as:\n  {\"Authorization\": \"Bearer <key>\"}\n"} {
+		if !strings.Contains(s.stdout.String(), want) {
+			t.Errorf("the banner lacks %q:\n%s", want, s.stdout.String())
+		}
+	}
 	exerciseSessionFlow(t, s, key)
 
 	var c created

@@ -11,39 +11,52 @@ import (
 	"connectsession/graph/model"
 )
 
-const verifyUsage = `usage: verify [-org N -project P] [-repair]
-  checks records against their indexes (plain or chunked) and pointers (every tenant
-  and the old-form token pointers, or one tenant), prints each inconsistency, and with
-  -repair fixes them. Exits non-zero when it found inconsistencies and did not repair
-  them (dangling token pointers an interrupted delete may leave are reported as
-  harmless). Takes the server's Redis
-  settings (-redis-url, -redis-cluster-addrs, -redis-key-prefix or their variables).`
+// verifyUsage is `verify -h` before its flags; %[1]s is the command's name.
+const verifyUsage = `Usage: %[1]s [-org N -project P] [-repair]
+Checks every record against its index entries (plain or chunked) and pointers, every
+index entry against its record, and every token pointer against its session, in every
+tenant or in one (-org and -project together); prints each inconsistency, and fixes them
+with -repair. Exits non-zero when it found inconsistencies and did not repair them
+(dangling token pointers an interrupted create may leave are reported as harmless).
+
+Flags:
+`
 
 // runVerify is the `verify` command.
 func runVerify(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, verifyUsage) }
-	load := configFlags(fs, getenv)
-	org := fs.Int("org", 0, "only this organization (with -project)")
-	project := fs.String("project", "", "only this project (with -org)")
+	load := settingFlags(fs, getenv, append(redisSettings, "SESSION_RETENTION")...)
+	org := fs.Int("org", 0, "only this organization's `id` (with -project)")
+	project := fs.String("project", "", "only this `project` (with -org)")
 	repair := fs.Bool("repair", false, "fix what is found")
-	if err := fs.Parse(args); err != nil {
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, verifyUsage, name)
+		printOwnFlags(w, fs)
+		fmt.Fprintln(w, "\nThe server's Redis and retention (as for the server, flag or variable):")
+		printSettings(w, fs)
+	}
+	if err := parseFlags(fs, args, stdout, usage); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("verify: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	if cfg.RedisURL == "" && len(cfg.RedisClusterAddrs) == 0 {
-		return errors.New("verify: set REDIS_URL (or REDIS_CLUSTER_ADDRS) to the server's Redis")
-	}
 	var only *model.Tenant
 	if *org != 0 || *project != "" {
+		if *org == 0 || *project == "" {
+			return errors.New("verify: -org and -project go together: give both to check one project, neither to check every tenant")
+		}
 		if err := model.ValidateTenant("-org", *org, "-project", *project); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
 		only = &model.Tenant{OrganizationID: *org, ProjectID: *project}
+	}
+	if cfg.Embedded() {
+		return errors.New("verify: set REDIS_URL (or REDIS_CLUSTER_ADDRS) to the server's Redis")
 	}
 	be, err := openRedis(cfg)
 	if err != nil {
@@ -62,10 +75,13 @@ func runVerify(ctx context.Context, name string, args []string, getenv func(stri
 		}
 		fmt.Fprintf(stdout, "%s: %s (%s)%s\n", p.Kind, p.Key, p.Detail, note)
 	}
-	fmt.Fprintf(stdout, "checked %d tenants, %d sessions: %d inconsistencies, %d harmless leftovers, %d repaired\n",
-		rep.Tenants, rep.Records, rep.Inconsistencies(), len(rep.Problems)-rep.Inconsistencies(), rep.Repaired)
-	if !*repair && rep.Inconsistencies() > 0 {
-		return fmt.Errorf("verify: %d inconsistencies (run with -repair to fix them)", rep.Inconsistencies())
+	bad := rep.Inconsistencies()
+	fmt.Fprintf(stdout, "checked %s, %s: %s, %s, %d repaired\n",
+		plural(rep.Tenants, "tenant", "tenants"), plural(rep.Records, "session", "sessions"),
+		plural(bad, "inconsistency", "inconsistencies"),
+		plural(len(rep.Problems)-bad, "harmless leftover", "harmless leftovers"), rep.Repaired)
+	if !*repair && bad > 0 {
+		return fmt.Errorf("verify: %s found (run again with -repair to fix)", plural(bad, "inconsistency", "inconsistencies"))
 	}
 	return nil
 }

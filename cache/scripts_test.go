@@ -80,3 +80,30 @@ return {member_of(id), uvarint(id), ix_enc(s, member_of(id)), ix.dir, ix.cnt, ix
 		}
 	})
 }
+
+// LoadScripts leaves every script of the store in Redis's script cache (on a cluster, in
+// every master's), so that its first EVALSHA finds it.
+func TestLoadScripts(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		if err := b.store.LoadScripts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(allScripts) == 0 {
+			t.Fatal("no script registered")
+		}
+		check := func(ctx context.Context, c redis.Scripter) error {
+			for _, sc := range allScripts {
+				if ok, err := sc.Exists(ctx, c).Result(); err != nil || len(ok) != 1 || !ok[0] {
+					t.Errorf("script %s is not loaded: %v %v", sc.Hash(), ok, err)
+				}
+			}
+			return nil
+		}
+		if c, ok := b.rdb.(*redis.ClusterClient); ok {
+			_ = c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return check(ctx, node) })
+		} else {
+			_ = check(ctx, b.rdb)
+		}
+	})
+}

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +44,7 @@ func NewMetrics(hub *cache.Hub, apq *cache.APQ) *Metrics {
 		}, []string{"operation"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "connectsession_redis_errors_total",
-			Help: "Redis commands and pipelines that failed (a missing key is not a failure), by command.",
+			Help: "Redis commands and pipelines that failed, by command (not failures: a missing key, a caller that went away, an EVALSHA answered NOSCRIPT that the client resent as EVAL, CLIENT SETINFO refused by a Redis before 7.2).",
 		}, []string{"command"}),
 		scanUnits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "connectsession_page_scan_units_total",
@@ -57,6 +59,9 @@ func NewMetrics(hub *cache.Hub, apq *cache.APQ) *Metrics {
 			Help: "WebSockets the service closed: idle (no operation for WS_IDLE_TIMEOUT) or keyless (no valid key after WS_KEYLESS_GRACE).",
 		}, []string{"reason"}),
 	}
+	// Scraped from the start at zero, so that rates and alerts see a series before the
+	// first failure: EVALSHA, which every session read and write is.
+	m.redisErrors.WithLabelValues("evalsha")
 	apqCount := func(pick func(h, m, e int64) int64) func() float64 {
 		return func() float64 { h, mi, e := apq.Stats(); return float64(pick(h, mi, e)) }
 	}
@@ -158,7 +163,7 @@ func (m *Metrics) Handler() http.Handler {
 // RedisHook returns the hook that counts failed Redis calls, for rdb.AddHook.
 func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
 
-// redisHook counts failed Redis calls.
+// redisHook counts failed Redis calls: those whose caller did not get what it asked.
 type redisHook struct{ m *Metrics }
 
 func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -166,7 +171,7 @@ func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if failed(err) && !recoveredNoScript(cmd, err) {
 			h.m.redisErrors.WithLabelValues(cmd.Name()).Inc()
 		}
 		return err
@@ -176,9 +181,42 @@ func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		if err != nil && !errors.Is(err, redis.Nil) {
+		// A NOSCRIPT in a pipeline is a failure: nothing resends it.
+		if failed(err) && !refusedSetInfo(cmds, err) {
 			h.m.redisErrors.WithLabelValues("pipeline").Inc()
 		}
 		return err
 	}
+}
+
+// refusedSetInfo reports the pipeline with which go-redis opens every connection, CLIENT
+// SETINFO, refused by a server that lacks the command (before Redis 7.2; miniredis):
+// go-redis expects that answer and ignores it.
+func refusedSetInfo(cmds []redis.Cmder, err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) || len(cmds) == 0 {
+		return false
+	}
+	for _, c := range cmds {
+		args := c.Args()
+		if c.Name() != "client" || len(args) < 2 || !strings.EqualFold(fmt.Sprint(args[1]), "setinfo") {
+			return false
+		}
+	}
+	return true
+}
+
+// failed tells a failure from an answer: redis.Nil is a missing key, and a cancelled
+// context is a caller that went away (counted under CANCELED by the operations metric).
+func failed(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, context.Canceled)
+}
+
+// recoveredNoScript reports a lone EVALSHA answered NOSCRIPT: go-redis's Script.Run, the
+// only way the service and redis_rate send one outside a pipeline, then sends the script
+// with EVAL, which is counted if it fails. Every fresh Redis, restart or SCRIPT FLUSH
+// answers the first EVALSHA of each script so.
+func recoveredNoScript(cmd redis.Cmder, err error) bool {
+	name := cmd.Name()
+	return (name == "evalsha" || name == "evalsha_ro") && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
