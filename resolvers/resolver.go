@@ -33,6 +33,12 @@ type Events interface {
 	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error)
 }
 
+// errBadToken refuses every token authenticateConnectSession cannot exchange, with one
+// message whatever the reason (malformed, unknown, expired, revoked, deleted): the
+// answer must not tell a guessed token from one that existed.
+var errBadToken = model.Deny(model.ErrUnauthenticated,
+	"the connect session token is malformed, unknown, expired or revoked")
+
 // RateLimiter takes one request from a subject's per-minute allowance, shared by every
 // instance; it reports whether there was one and, if not, when to retry.
 type RateLimiter interface {

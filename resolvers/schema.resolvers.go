@@ -49,9 +49,13 @@ func (r *mutationResolver) AuthenticateConnectSession(ctx context.Context, token
 		}
 	}
 	if len(token) == 0 || len(token) > 256 {
-		return nil, model.ErrUnauthenticated
+		return nil, errBadToken
 	}
-	return r.Store.Authenticate(ctx, token)
+	s, err := r.Store.Authenticate(ctx, token)
+	if errors.Is(err, model.ErrUnauthenticated) {
+		return nil, errBadToken
+	}
+	return s, err
 }
 
 // UpdateConnectSession is the resolver for the updateConnectSession field.
