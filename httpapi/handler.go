@@ -152,6 +152,7 @@ func NewHandler(r *resolvers.Resolver, opts HandlerOptions) (*handler.Server, er
 	srv.AddTransport(checkedPOST{})
 	srv.AddTransport(unsupported{}) // last: what no other transport takes
 	srv.Use(extension.Introspection{})
+	srv.Use(subscriptionEnds{present: present})
 	useLimits(srv, es, r.Auth, opts, present)
 	// Operation middlewares run in the order they are added, the first outermost.
 	if opts.OperationTimeout > 0 {

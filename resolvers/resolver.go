@@ -27,10 +27,10 @@ type Store interface {
 	GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession, error)
 }
 
-// Events is what the subscription needs: a tenant's events from now on, ended (after a
-// last event carrying Err, when it failed) when ctx ends or recheck returns an error.
+// Events is what the subscription needs: a tenant's events from now on, ended when ctx
+// ends or recheck returns an error (the stream's Err then says why it failed).
 type Events interface {
-	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error)
+	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (*model.EventStream, error)
 }
 
 // errBadToken refuses every token authenticateConnectSession cannot exchange, with one
