@@ -11,7 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql/errcode"
+
 	"connectsession/cache"
+	"connectsession/httpapi"
+	"connectsession/resolvers"
 )
 
 // runtimeSettings are the variables of the Go runtime that the README's Configuration
@@ -184,4 +188,54 @@ func readmeBlock(t *testing.T, readme, first string) string {
 		t.Fatalf("README.md's block starting with %q does not end", first)
 	}
 	return block[:end]
+}
+
+// serviceErrorCodes are the extensions.code values the service can send: its own
+// constants, and those gqlgen sets (parse, validation, persisted queries).
+func serviceErrorCodes() []string {
+	return []string{
+		resolvers.CodeUnauthenticated, resolvers.CodeForbidden, resolvers.CodeBadUserInput, resolvers.CodeNotFound,
+		resolvers.CodeBadRequest, resolvers.CodeUnavailable, resolvers.CodeSlowSubscriber, resolvers.CodeRateLimited,
+		resolvers.CodeInternal, resolvers.CodeCanceled,
+		httpapi.CodeDocumentLimit, httpapi.CodeComplexityLimit, httpapi.CodeDepthLimit, httpapi.CodeSubscriptionLimit,
+		httpapi.CodePayloadTooLarge, httpapi.CodeConnectionLimit,
+		errcode.ParseFailed, errcode.ValidationFailed, "PERSISTED_QUERY_NOT_FOUND",
+	}
+}
+
+// README's error table lists every code the service can send, and only those.
+func TestREADMEListsEveryErrorCode(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	in := false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(line, "#") {
+			in = line == "### Errors"
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.TrimSpace(strings.Split(strings.Trim(line, "|"), "|")[0])
+		for span := range strings.SplitSeq(first, ", ") {
+			code, ok := codeSpan(span)
+			if !ok {
+				t.Errorf("README.md error row %q: the first cell should be `CODE`s separated by commas", line)
+				continue
+			}
+			documented[code] = true
+		}
+	}
+	for _, code := range serviceErrorCodes() {
+		if !documented[code] {
+			t.Errorf("README.md's error table does not list %s", code)
+		}
+		delete(documented, code)
+	}
+	for _, code := range slices.Sorted(maps.Keys(documented)) {
+		t.Errorf("README.md's error table lists %s, which the service does not send", code)
+	}
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,6 +193,10 @@ func TestSubscriptionTransports(t *testing.T) {
 	})
 }
 
+// A revoked key ends its subscriptions within about two seconds with one last result,
+// the root field's error as a query's would be (path [the field's alias], data null,
+// UNAUTHENTICATED), whatever the client selected and in the same bytes over
+// graphql-transport-ws, graphql-ws and SSE; then the operation completes.
 func TestSubscriptionEndsWhenKeyRevoked(t *testing.T) {
 	r := newSharedRedis(t)
 	read, err := r.apikey(t, "create", "-org", "1", "-role", "read")
@@ -197,26 +205,138 @@ func TestSubscriptionEndsWhenKeyRevoked(t *testing.T) {
 	}
 	write, _ := r.apikey(t, "create", "-org", "1", "-role", "write")
 	s := startServer(t, r.env())
-	c := dialWS(t, s, protoTransportWS, nil, map[string]any{"Authorization": "Bearer " + read})
-	c.subscribe("1", eventsSubscription, map[string]any{"org": 1, "project": "demo"})
-	waitSubscribed(t, s, write, c, "1", 1, "demo")
+	vars := map[string]any{"org": 1, "project": "demo"}
+	selections := []struct{ name, alias, query string }{
+		{"every field", "connectSessionEvents", eventsSubscription},
+		// Without "type", the field the last result used to come out of.
+		{"id alone, aliased", "events", `subscription($org: Int!, $project: String!) {
+  events: connectSessionEvents(organizationId: $org, projectId: $project) { id }
+}`},
+	}
+	type stream struct {
+		name, alias string
+		msgs        <-chan wsMessage // "next" (WebSocket "data" too) with the result, or "complete"
+		live        bool
+	}
+	var streams []*stream
+	for _, sel := range selections {
+		for _, proto := range []string{protoTransportWS, protoGraphQLWS} {
+			c := dialWS(t, s, proto, nil, map[string]any{"Authorization": "Bearer " + read})
+			c.subscribe("1", sel.query, vars)
+			streams = append(streams, &stream{name: sel.name + " over " + proto, alias: sel.alias, msgs: c.msgs})
+		}
+		streams = append(streams, &stream{name: sel.name + " over SSE", alias: sel.alias, msgs: rawSSE(t, s, "Bearer "+read, sel.query, vars)})
+	}
+	// No message says a subscription is live: write until each has delivered an event.
+	deadline := time.Now().Add(5 * time.Second)
+	for waiting := len(streams); waiting > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions delivered nothing within 5s", waiting)
+		}
+		s.mustData(t, "Bearer "+write, createMutation, createVars(1, "demo", "probe"), nil)
+		for _, st := range streams {
+			select {
+			case m := <-st.msgs:
+				if !st.live && strings.Contains(string(m.Payload), `"errors"`) {
+					t.Fatalf("%s: %s %s before the revocation", st.name, m.Type, m.Payload)
+				}
+				if !st.live {
+					st.live = true
+					waiting--
+				}
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
 
 	id, _ := auth.ParseKey(read)
 	if _, err := r.apikey(t, "revoke", id); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	e := c.nextEvent("1")
-	for e.Type == "CREATED" { // events written before the revocation may still arrive
-		e = c.nextEvent("1")
+	last := map[string][]byte{} // selection name -> the last result, to compare transports
+	for _, st := range streams {
+		m := nextMsg(t, st.msgs, st.name)
+		for m.Type != "complete" && !strings.Contains(string(m.Payload), `"errors"`) {
+			m = nextMsg(t, st.msgs, st.name) // events written before the revocation
+		}
+		var res struct {
+			Errors []struct {
+				Message    string
+				Path       []any
+				Locations  []struct{ Line, Column int }
+				Extensions map[string]any
+			}
+			Data json.RawMessage
+		}
+		var keys map[string]json.RawMessage
+		if m.Type == "complete" || json.Unmarshal(m.Payload, &res) != nil || json.Unmarshal(m.Payload, &keys) != nil {
+			t.Fatalf("%s after the revocation: got %s %s, want the last result", st.name, m.Type, m.Payload)
+		}
+		if len(keys) != 2 || string(res.Data) != "null" || len(res.Errors) != 1 || res.Errors[0].Extensions["code"] != "UNAUTHENTICATED" ||
+			!slices.Equal(res.Errors[0].Path, []any{st.alias}) || len(res.Errors[0].Locations) != 1 || res.Errors[0].Message == "" {
+			t.Errorf(`%s: last result %s, want {"errors":[{...,"path":[%q],"extensions":{"code":"UNAUTHENTICATED"}}],"data":null}`,
+				st.name, m.Payload, st.alias)
+		}
+		sel := st.name[:strings.Index(st.name, " over ")]
+		if prev, ok := last[sel]; ok && !bytes.Equal(prev, m.Payload) {
+			t.Errorf("%s: last result %s differs from another transport's %s", st.name, m.Payload, prev)
+		}
+		last[sel] = m.Payload
+		if m := nextMsg(t, st.msgs, st.name); m.Type != "complete" {
+			t.Errorf("%s after the last result: got %s %s, want complete", st.name, m.Type, m.Payload)
+		}
 	}
-	if e.Code != "UNAUTHENTICATED" {
-		t.Fatalf("after revocation: got %+v, want an UNAUTHENTICATED error", e)
+	t.Logf("subscriptions ended %v after the revocation", time.Since(start))
+}
+
+// nextMsg returns the next message of msgs, failing the test after 5 seconds.
+func nextMsg(t *testing.T, msgs <-chan wsMessage, name string) wsMessage {
+	t.Helper()
+	select {
+	case m, ok := <-msgs:
+		if !ok {
+			t.Fatalf("%s: closed", name)
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: nothing within 5s", name)
 	}
-	if e := c.nextEvent("1"); e.Code != "complete" {
-		t.Errorf("after the error: got %+v, want complete", e)
+	return wsMessage{}
+}
+
+// rawSSE subscribes over SSE and returns its results as they come: "next" with the
+// result's bytes, or "complete".
+func rawSSE(t *testing.T, s *testServer, auth, query string, vars map[string]any) <-chan wsMessage {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("sse: %v %v", err, resp)
 	}
-	t.Logf("subscription ended %v after the revocation", time.Since(start))
+	t.Cleanup(func() { resp.Body.Close() })
+	msgs := make(chan wsMessage, 64)
+	go func() {
+		defer close(msgs)
+		sc := bufio.NewScanner(resp.Body)
+		event := ""
+		for sc.Scan() {
+			switch line := sc.Text(); {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+				if event == "complete" {
+					msgs <- wsMessage{Type: "complete"}
+				}
+			case strings.HasPrefix(line, "data: ") && event == "next":
+				msgs <- wsMessage{Type: "next", Payload: json.RawMessage(strings.TrimPrefix(line, "data: "))}
+			}
+		}
+	}()
+	return msgs
 }
 
 func TestShutdownCompletesSubscriptions(t *testing.T) {

@@ -32,31 +32,42 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
+// An Authorization header is read as Bearer or Basic; one that carries no key is
+// refused with what is wrong with its form, so that a key sent without "Bearer " is
+// told so rather than called unknown.
 func TestAuthorizationHeader(t *testing.T) {
 	key, _ := NewKey()
 	basic := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
 	cases := []struct {
-		header    string
-		key       string
-		malformed bool
+		header string
+		key    string
+		bad    error
 	}{
-		{"Bearer " + key, key, false},
-		{"bearer   " + key, key, false},
-		{basic(key + ":"), key, false},
-		{basic(key), key, false},
-		{basic(key + ":password"), "", true},
-		{basic(":" + key), "", true},
-		{"Basic not-base64!", "", true},
-		{"Bearer", "", true},
-		{"Bearer ", "", true},
-		{"Token " + key, "", true},
-		{key, "", true},
+		{"Bearer " + key, key, nil},
+		{"bearer   " + key, key, nil},
+		{basic(key + ":"), key, nil},
+		{basic(key), key, nil},
+		{basic(key + ":password"), "", errBadBasic},
+		{basic(":" + key), "", errBadBasic},
+		{"Basic not-base64!", "", errBadBasic},
+		{"Bearer", "", errNoCredentials},
+		{"Bearer ", "", errNoCredentials},
+		{"basic", "", errNoCredentials},
+		{"Token " + key, "", errOtherScheme},
+		{key, "", errNoScheme},
+		{"x", "", errNoScheme},
 	}
 	for _, c := range cases {
 		got := parseAuthorization(c.header)
-		if got.key != c.key || got.malformed != c.malformed {
-			t.Errorf("%q: got %+v, want key %q malformed %v", c.header, got, c.key, c.malformed)
+		if got.key != c.key || got.bad != c.bad {
+			t.Errorf("%q: got key %q refusal %v, want key %q refusal %v", c.header, got.key, got.bad, c.key, c.bad)
 		}
+	}
+	a := NewAuthorizer(&countingStore{keys: map[string]*model.APIKey{}}, time.Second)
+	_, err := a.Caller(WithAuthorization(context.Background(), key))
+	var public *model.PublicError
+	if !errors.Is(err, model.ErrUnauthenticated) || !errors.As(err, &public) || !strings.Contains(public.Message, "Bearer scheme") {
+		t.Errorf("a key without its scheme: got %v, want UNAUTHENTICATED saying the Bearer scheme is missing", err)
 	}
 	if WithAuthorization(context.Background(), "  ").Value(credentialKey{}) != nil {
 		t.Errorf("a blank header carries a credential")

@@ -83,8 +83,8 @@ func (a *Authorizer) Caller(ctx context.Context) (*model.APIKey, error) {
 	if cred == nil {
 		return nil, errNoKey
 	}
-	if cred.malformed {
-		return nil, errBadKey
+	if cred.bad != nil {
+		return nil, cred.bad
 	}
 	return a.verify(ctx, cred)
 }

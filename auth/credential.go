@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"sync"
+
+	"connectsession/graph/model"
 )
 
 // credential is what a request presented: a key, or a header that could not be read.
@@ -13,8 +15,9 @@ import (
 // and a WebSocket's credential serves all its operations, so what depends only on the
 // key itself (its id, its hash) is worked out once.
 type credential struct {
-	key       string
-	malformed bool
+	key string
+	// bad, when set, is why the header carries no key: the caller's answer.
+	bad error
 
 	once   sync.Once
 	id     string
@@ -43,7 +46,7 @@ func WithKey(ctx context.Context, key string) context.Context {
 
 // WithAuthorization returns ctx carrying the credential in an Authorization header
 // value: "Bearer <key>" or "Basic base64(<key>:)". An empty value carries nothing; any
-// other value is remembered as malformed.
+// other value is remembered with the reason it is refused.
 func WithAuthorization(ctx context.Context, header string) context.Context {
 	header = strings.TrimSpace(header)
 	if header == "" {
@@ -52,30 +55,46 @@ func WithAuthorization(ctx context.Context, header string) context.Context {
 	return context.WithValue(ctx, credentialKey{}, parseAuthorization(header))
 }
 
+// The refusals of an Authorization header that carries no key. They say what is wrong
+// with the header's form, which tells nothing about any key.
+var (
+	errNoScheme = model.Deny(model.ErrUnauthenticated,
+		"the Authorization header lacks the Bearer scheme: send 'Authorization: Bearer KEY'")
+	errNoCredentials = model.Deny(model.ErrUnauthenticated,
+		"the Authorization header has a scheme but no key: send 'Authorization: Bearer KEY'")
+	errOtherScheme = model.Deny(model.ErrUnauthenticated,
+		"the Authorization header's scheme is neither Bearer nor Basic: send 'Authorization: Bearer KEY'")
+	errBadBasic = model.Deny(model.ErrUnauthenticated,
+		"Basic credentials must be base64 of 'KEY:' (the key as user name, no password); or send 'Authorization: Bearer KEY'")
+)
+
 func parseAuthorization(h string) *credential {
 	scheme, rest, ok := strings.Cut(h, " ")
 	if !ok {
-		return &credential{malformed: true}
+		if strings.EqualFold(h, "bearer") || strings.EqualFold(h, "basic") {
+			return &credential{bad: errNoCredentials}
+		}
+		return &credential{bad: errNoScheme}
 	}
 	rest = strings.TrimSpace(rest)
 	switch strings.ToLower(scheme) {
 	case "bearer":
 		if rest == "" {
-			return &credential{malformed: true}
+			return &credential{bad: errNoCredentials}
 		}
 		return &credential{key: rest}
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(rest)
 		if err != nil {
-			return &credential{malformed: true}
+			return &credential{bad: errBadBasic}
 		}
 		user, pass, _ := strings.Cut(string(raw), ":")
 		if user == "" || pass != "" {
-			return &credential{malformed: true}
+			return &credential{bad: errBadBasic}
 		}
 		return &credential{key: user}
 	default:
-		return &credential{malformed: true}
+		return &credential{bad: errOtherScheme}
 	}
 }
 

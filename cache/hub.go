@@ -118,12 +118,12 @@ func (h *Hub) Active() int64 { return h.active.Load() }
 func (h *Hub) Dropped() int64 { return h.dropped.Load() }
 
 // Subscribe returns the events of tenant t from now on, in write order, until ctx ends,
-// the Hub closes, or the subscription fails; the channel is then closed, after a last
-// event carrying Err when it failed (model.ErrSlowSubscriber, an error wrapping
+// the Hub closes, or the subscription fails; the stream's channel is then closed, and
+// its Err says why it failed (model.ErrSlowSubscriber, an error wrapping
 // model.ErrUnavailable when the event stream broke, or what recheck returned). recheck,
 // when set, runs every HubOptions.Recheck. Every write that completes after Subscribe
 // returns is delivered.
-func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error) {
+func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (*model.EventStream, error) {
 	name := h.store.k.events(t)
 	sub := &subscriber{queue: make(chan *model.ConnectSessionEvent, h.opts.Buffer), fail: make(chan error, 1)}
 	h.mu.Lock()
@@ -170,14 +170,33 @@ func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(contex
 		return nil, fmt.Errorf("cache: subscribe: %w: no confirmation from redis", model.ErrUnavailable)
 	}
 	out := make(chan *model.ConnectSessionEvent)
+	end := &ending{}
 	h.active.Add(1)
-	go h.forward(ctx, name, sub, out, recheck)
-	return out, nil
+	go h.forward(ctx, name, sub, out, end, recheck)
+	return &model.EventStream{Events: out, Err: end.get}, nil
+}
+
+// ending is why a subscription failed, set before its channel is closed.
+type ending struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *ending) set(err error) {
+	e.mu.Lock()
+	e.err = err
+	e.mu.Unlock()
+}
+
+func (e *ending) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 // forward moves one subscriber's events to the channel its transport reads, until the
 // subscription ends; it is the only goroutine a subscription adds.
-func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out chan<- *model.ConnectSessionEvent, recheck func(context.Context) error) {
+func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out chan<- *model.ConnectSessionEvent, end *ending, recheck func(context.Context) error) {
 	defer h.active.Add(-1)
 	defer close(out)
 	defer h.remove(name, sub)
@@ -187,16 +206,7 @@ func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out cha
 		defer t.Stop()
 		tick = t.C
 	}
-	final := func(err error) {
-		if err == nil {
-			return
-		}
-		select {
-		case out <- &model.ConnectSessionEvent{Err: err}:
-		case <-ctx.Done():
-		case <-time.After(5 * time.Second):
-		}
-	}
+	final := end.set // before the deferred close: a reader that sees the close sees why
 	for {
 		select {
 		case <-ctx.Done():

@@ -76,7 +76,7 @@ func TestHubConnectionBreak(t *testing.T) {
 	t.Cleanup(func() { _ = h.Close(); cancel(); <-done })
 
 	other := model.Tenant{OrganizationID: 7, ProjectID: "other"}
-	chans := map[model.Tenant]<-chan *model.ConnectSessionEvent{}
+	chans := map[model.Tenant]*model.EventStream{}
 	for _, tn := range []model.Tenant{demo, other} {
 		ch, err := h.Subscribe(t.Context(), tn, nil)
 		if err != nil {
@@ -92,17 +92,13 @@ func TestHubConnectionBreak(t *testing.T) {
 		t.Fatalf("no connection named %s found", name)
 	}
 	for tn, ch := range chans {
-		ev := recv(t, ch)
-		if !errors.Is(ev.Err, model.ErrUnavailable) {
-			t.Fatalf("%v after the break: got %+v, want ErrUnavailable", tn, ev)
-		}
-		if _, ok := <-ch; ok {
-			t.Fatalf("%v: subscription open after its error", tn)
+		if err := ended(t, ch); !errors.Is(err, model.ErrUnavailable) {
+			t.Fatalf("%v after the break: ended with %v, want ErrUnavailable", tn, err)
 		}
 	}
 	// Subscribing again works once Redis answers (at once here).
 	deadline := time.Now().Add(5 * time.Second)
-	var ch <-chan *model.ConnectSessionEvent
+	var ch *model.EventStream
 	for {
 		var err error
 		if ch, err = h.Subscribe(t.Context(), demo, nil); err == nil {
@@ -114,7 +110,7 @@ func TestHubConnectionBreak(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s, _ := mustCreate(t, b, createIn(demo, "after"))
-	if ev := recv(t, ch); ev.Err != nil || ev.ID != s.ID {
+	if ev := recv(t, ch); ev.ID != s.ID {
 		t.Fatalf("after the break: got %+v, want CREATED %d", ev, s.ID)
 	}
 }

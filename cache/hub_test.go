@@ -28,18 +28,33 @@ func startHub(t *testing.T, b *backend, opts HubOptions) *Hub {
 	return h
 }
 
-func recv(t *testing.T, ch <-chan *model.ConnectSessionEvent) *model.ConnectSessionEvent {
+func recv(t *testing.T, s *model.EventStream) *model.ConnectSessionEvent {
 	t.Helper()
 	select {
-	case ev, ok := <-ch:
+	case ev, ok := <-s.Events:
 		if !ok {
-			t.Fatalf("subscription closed")
+			t.Fatalf("subscription closed (%v)", s.Err())
 		}
 		return ev
 	case <-time.After(5 * time.Second):
 		t.Fatalf("no event within 5s")
 	}
 	return nil
+}
+
+// ended reads s until it is closed, passing over its events, and returns why it ended.
+func ended(t *testing.T, s *model.EventStream) error {
+	t.Helper()
+	for {
+		select {
+		case _, ok := <-s.Events:
+			if !ok {
+				return s.Err()
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("subscription not ended within 5s of its last event")
+		}
+	}
 }
 
 func TestHubDeliversInWriteOrder(t *testing.T) {
@@ -71,7 +86,7 @@ func TestHubDeliversInWriteOrder(t *testing.T) {
 			t.Fatalf("got %+v, want REVOKED", ev)
 		}
 		select {
-		case ev := <-other:
+		case ev := <-other.Events:
 			t.Fatalf("another tenant's subscriber got %+v", ev)
 		default:
 		}
@@ -95,7 +110,7 @@ func TestHubSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 		const n = 3 * buffer
 		got := make(chan int, n)
 		go func() {
-			for ev := range fast {
+			for ev := range fast.Events {
 				got <- ev.ID
 			}
 		}()
@@ -117,15 +132,14 @@ func TestHubSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 				t.Fatalf("write and delivery %d took %v with a stuck subscriber", i, d)
 			}
 		}
-		// The slow one got its buffer's worth, then the reason it was ended, then closed.
-		var last *model.ConnectSessionEvent
+		// The slow one got its buffer's worth, then was closed, with the reason it was
+		// ended.
 		count := 0
-		for ev := range slow {
-			last = ev
+		for range slow.Events {
 			count++
 		}
-		if last == nil || !errors.Is(last.Err, model.ErrSlowSubscriber) {
-			t.Fatalf("slow subscriber's last result: %+v, want ErrSlowSubscriber", last)
+		if err := slow.Err(); !errors.Is(err, model.ErrSlowSubscriber) {
+			t.Fatalf("slow subscriber ended with %v, want ErrSlowSubscriber", err)
 		}
 		if count > buffer+2 {
 			t.Errorf("slow subscriber received %d results with a buffer of %d", count, buffer)
@@ -237,12 +251,12 @@ func TestHubEndsSubscriptionsWhenRecheckFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		close(revoked)
-		if ev := recv(t, ch); !errors.Is(ev.Err, model.ErrUnauthenticated) {
-			t.Fatalf("got %+v, want the recheck's error", ev)
+		if err := ch.Err(); err != nil {
+			t.Fatalf("an open subscription has ended with %v", err)
 		}
-		if _, ok := <-ch; ok {
-			t.Errorf("subscription still open after its error")
+		close(revoked)
+		if err := ended(t, ch); !errors.Is(err, model.ErrUnauthenticated) {
+			t.Fatalf("ended with %v, want the recheck's error", err)
 		}
 	})
 }
@@ -258,9 +272,9 @@ func TestHubCloseCompletesSubscriptions(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case ev, ok := <-ch:
-			if ok {
-				t.Fatalf("got %+v, want the channel closed without an error", ev)
+		case ev, ok := <-ch.Events:
+			if ok || ch.Err() != nil {
+				t.Fatalf("got %+v (%v), want the channel closed without an error", ev, ch.Err())
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("subscription not closed")

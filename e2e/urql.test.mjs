@@ -190,8 +190,9 @@ describe('urql', { skip: needServer }, () => {
       assert.equal(rec.calls[0].method, 'GET');
       assert.equal(rec.calls[0].headers.get('authorization'), null);
       assert.equal(rec.calls[0].status, 400);
-      assert.ok(r.error, 'the client reports an error');
-      assert.equal(r.data, undefined);
+      // A GraphQL error answer like every refusal: urql reads its code, and no data.
+      assert.equal(codeOf(r), 'BAD_REQUEST');
+      assert.equal(r.data, null);
       // The same GET with the key header passes.
       const ok = await makeClient({ preferGetMethod: 'force' }).query(LIST, { organizationId: ORG, projectId: PROJECT }).toPromise();
       assert.equal(typeof dataOf(ok).connectSessions.totalCount, 'number');

@@ -31,7 +31,6 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	ConnectSessionEvent() ConnectSessionEventResolver
 	Entity() EntityResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -133,9 +132,6 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type ConnectSessionEventResolver interface {
-	Type(ctx context.Context, obj *model.ConnectSessionEvent) (model.ConnectSessionEventType, error)
-}
 type EntityResolver interface {
 	FindManyConnectSessionByIDs(ctx context.Context, reps []*ConnectSessionByIDsInput) ([]*model.ConnectSession, error)
 }
@@ -2349,7 +2345,7 @@ func (ec *executionContext) _ConnectSessionEvent_type(ctx context.Context, field
 			return ec.fieldContext_ConnectSessionEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ConnectSessionEvent().Type(ctx, obj)
+			return obj.Type, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectSessionEventType) graphql.Marshaler {
@@ -2360,7 +2356,7 @@ func (ec *executionContext) _ConnectSessionEvent_type(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ConnectSessionEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, true, true, "ConnectSessionEventType")
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "ConnectSessionEventType")
 }
 
 func (ec *executionContext) _ConnectSessionEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
@@ -4966,25 +4962,24 @@ func (ec *executionContext) _ConnectSessionEvent(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConnectSessionEvent")
 		case "type":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ConnectSessionEvent_type(ctx, field, obj)
-				})
+			out.Values[i] = ec._ConnectSessionEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "id":
 			out.Values[i] = ec._ConnectSessionEvent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "connectSession":
 			out.Values[i] = ec._ConnectSessionEvent_connectSession(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "occurredAt":
 			out.Values[i] = ec._ConnectSessionEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

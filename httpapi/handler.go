@@ -142,15 +142,17 @@ func NewHandler(r *resolvers.Resolver, opts HandlerOptions) (*handler.Server, er
 	}
 	if budget.sockets() {
 		ws.Implementation = keepConn{ws.Implementation}
-		srv.AddTransport(budgetedWebsocket{Websocket: ws, l: budget})
+		srv.AddTransport(refusedUpgrades{budgetedWebsocket{Websocket: ws, l: budget}})
 	} else {
-		srv.AddTransport(&ws)
+		srv.AddTransport(refusedUpgrades{&ws})
 	}
 	srv.AddTransport(checkedSSE{})
-	srv.AddTransport(transport.Options{})
+	srv.AddTransport(optionsOnly{})
 	srv.AddTransport(checkedGET{})
 	srv.AddTransport(checkedPOST{})
+	srv.AddTransport(unsupported{}) // last: what no other transport takes
 	srv.Use(extension.Introspection{})
+	srv.Use(subscriptionEnds{present: present})
 	useLimits(srv, es, r.Auth, opts, present)
 	// Operation middlewares run in the order they are added, the first outermost.
 	if opts.OperationTimeout > 0 {

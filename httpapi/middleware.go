@@ -6,13 +6,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -127,6 +127,14 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const keptBodyBuffer = 64 << 10
 
+// CodePayloadTooLarge refuses a request body over MAX_BODY_BYTES (HTTP 413).
+const CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
+
+// tooLarge is the message of a body over maxBody bytes.
+func tooLarge(maxBody int64) string {
+	return "the request body is larger than the " + strconv.FormatInt(maxBody, 10) + " bytes allowed (MAX_BODY_BYTES)"
+}
+
 // limitRequests guards /graphql: bodies over maxBody get 413, batched (array) bodies a
 // clear 400. It then gives the request, in one context, what the resolvers read from it:
 // a deadline that they pass on to Redis (so a slow Redis fails a request with
@@ -136,7 +144,7 @@ func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Method == http.MethodPost {
 			if r.ContentLength > maxBody {
-				writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "the request body exceeds the limit")
+				writeError(w, r, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
 				return
 			}
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -148,16 +156,16 @@ func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http
 				}
 			}()
 			if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
-				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read")
+				writeBadRequest(w, r, "the request body could not be read")
 				return
 			}
 			body := buf.Bytes()
 			if int64(len(body)) > maxBody {
-				writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "the request body exceeds the limit")
+				writeError(w, r, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
 				return
 			}
 			if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
-				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "batched operations are not supported: send one operation per request")
+				writeBadRequest(w, r, "batched operations (a JSON array) are not supported: send one operation, a JSON object, per request")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -179,10 +187,11 @@ func limitRequests(maxBody int64, timeout time.Duration, next http.Handler) http
 // preventCSRF applies Apollo's CSRF rule, widened for bearer keys: a GET or a POST with a
 // content type a form could send must carry a header that makes browsers preflight
 // (Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name), else 400 and
-// nothing runs. WebSocket upgrades are checked by origin instead.
+// nothing runs. WebSocket upgrades are checked by origin instead; other methods run
+// nothing (they are refused with 405), and browsers preflight them anyway.
 func preventCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if (r.Method != http.MethodGet && r.Method != http.MethodPost) || r.Header.Get("Upgrade") != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -198,7 +207,7 @@ func preventCSRF(next http.Handler) http.Handler {
 				return
 			}
 		}
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST",
+		writeBadRequest(w, r,
 			"this request could be a cross-site request forgery: send an Authorization, Apollo-Require-Preflight or "+
 				"X-Apollo-Operation-Name header, or a JSON content type")
 	})
@@ -211,18 +220,6 @@ func clientHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writeError answers with a GraphQL-shaped error outside of gqlgen.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"errors":[{"message":`+quote(message)+`,"extensions":{"code":"`+code+`"}}]}`+"\n")
-}
-
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // WithRequestIDs wraps h so that every line logged with a request's context carries the

@@ -36,12 +36,12 @@ type RouteOptions struct {
 // at /, nil when PLAYGROUND=false; its bundles are at /assets/ when PLAYGROUND_ASSETS_DIR
 // is set.
 //
-// /graphql passes the CSRF rule, then the body limit, which also sets the request's
+// /graphql drops an Upgrade header that is not a WebSocket's, passes the CSRF rule, then the body limit, which also sets the request's
 // deadline, client address and credential, then the answer's write deadline. Every
 // request is logged with an id.
 func Routes(cfg RouteOptions, gql http.Handler, store Pinger, page *playground.Page, metrics http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, answerDeadline(cfg.ResponseWriteTimeout, gql))))
+	mux.Handle("/graphql", ignoreForeignUpgrades(preventCSRF(limitRequests(cfg.MaxBodyBytes, cfg.RequestTimeout, answerDeadline(cfg.ResponseWriteTimeout, gql)))))
 	mux.Handle("GET /metrics", metrics)
 	if page != nil {
 		mux.Handle("GET /{$}", page)

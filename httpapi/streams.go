@@ -67,7 +67,7 @@ func (g *StreamGate) Limit(next http.Handler) http.Handler {
 		}
 		if n := g.open.Add(1); g.max > 0 && n > g.max {
 			g.open.Add(-1)
-			g.refuse(w, "this instance holds as many WebSockets and event streams as it may ("+strconv.FormatInt(g.max, 10)+
+			g.refuse(w, r, "this instance holds as many WebSockets and event streams as it may ("+strconv.FormatInt(g.max, 10)+
 				"); retry shortly")
 			return
 		}
@@ -76,7 +76,7 @@ func (g *StreamGate) Limit(next http.Handler) http.Handler {
 		s := &stream{}
 		if g.maxPending > 0 && (g.keyed == nil || !g.keyed(r.Context())) {
 			if !g.admitPending(s) {
-				g.refuse(w, "this instance holds as many streams without a valid API key as it may ("+
+				g.refuse(w, r, "this instance holds as many streams without a valid API key as it may ("+
 					strconv.Itoa(g.maxPending)+"); send the key in the Authorization header, or retry shortly")
 				return
 			}
@@ -87,10 +87,14 @@ func (g *StreamGate) Limit(next http.Handler) http.Handler {
 	})
 }
 
-func (g *StreamGate) refuse(w http.ResponseWriter, message string) {
+// CodeConnectionLimit refuses a WebSocket or SSE stream over MAX_STREAMS or
+// MAX_PENDING_STREAMS (HTTP 503, before any upgrade).
+const CodeConnectionLimit = "CONNECTION_LIMIT_EXCEEDED"
+
+func (g *StreamGate) refuse(w http.ResponseWriter, r *http.Request, message string) {
 	g.refused.Add(1)
 	w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
-	writeError(w, http.StatusServiceUnavailable, "CONNECTION_LIMIT_EXCEEDED", message)
+	writeError(w, r, http.StatusServiceUnavailable, CodeConnectionLimit, message)
 }
 
 // admitPending books a pending place for s, dropping the oldest pending WebSocket when

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
 
@@ -29,12 +28,12 @@ func (t checkedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	contentType := negotiateContentType(r.Header.Get("Accept"))
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeBadRequest(w, contentType, "the request body could not be read")
+		writeBadRequest(w, r, "the request body could not be read")
 		return
 	}
 	params := &graphql.RawParams{}
 	if err := decodeRequestBody(body, params); err != nil {
-		writeBadRequest(w, contentType, badBodyMessage(err))
+		writeBadRequest(w, r, badBodyMessage(err))
 		return
 	}
 	w.Header().Add("Content-Type", contentType)
@@ -43,14 +42,7 @@ func (t checkedPOST) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
-		status := http.StatusOK
-		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			status = http.StatusUnprocessableEntity
-			if contentType == graphqlResponseJSON {
-				status = http.StatusBadRequest
-			}
-		}
-		w.WriteHeader(status)
+		w.WriteHeader(requestErrorStatus(opErr, contentType))
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}

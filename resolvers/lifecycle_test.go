@@ -31,6 +31,10 @@ func tenantVars(org int, project string, id int) map[string]any {
 	return map[string]any{"org": org, "project": project, "id": id}
 }
 
+// badTokenMessage is the one answer to a token that cannot be exchanged, whatever the
+// reason.
+const badTokenMessage = "the connect session token is malformed, unknown, expired or revoked"
+
 func TestAuthenticateConnectSession(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
 		out := create(t, b.client(nil), minimalInput("acme")).CreateConnectSession
@@ -65,7 +69,7 @@ func TestAuthenticateConnectSession(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				res := do(t, b.client(nil), authenticateMutation, map[string]any{"token": tt.token})
 				e := wantError(t, res, "UNAUTHENTICATED", "")
-				if got, want := e.Message, "missing, malformed or unknown credentials"; got != want {
+				if got, want := e.Message, badTokenMessage; got != want {
 					t.Errorf("message: got %q, want %q", got, want)
 				}
 			})
@@ -74,7 +78,10 @@ func TestAuthenticateConnectSession(t *testing.T) {
 		t.Run("expired", func(t *testing.T) {
 			b.clock.Advance(30 * time.Minute)
 			res := do(t, b.client(nil), authenticateMutation, map[string]any{"token": out.Token})
-			wantError(t, res, "UNAUTHENTICATED", "")
+			// The same answer as an unknown token's: nothing tells that it existed.
+			if e := wantError(t, res, "UNAUTHENTICATED", ""); e.Message != badTokenMessage {
+				t.Errorf("message: got %q, want %q", e.Message, badTokenMessage)
+			}
 			if got := get(t, b, 1, "demo", s.ID); got == nil || got.Status != "EXPIRED" {
 				t.Errorf("connectSession after expiry: got %+v, want status EXPIRED", got)
 			}
@@ -202,7 +209,9 @@ func TestRevokeConnectSession(t *testing.T) {
 		if got := rv.RevokeConnectSession; got.ID != id || got.Status != "REVOKED" || got.UpdatedAt != b.clock.at() {
 			t.Errorf("revoke: got id %d status %s updatedAt %s, want %d REVOKED %s", got.ID, got.Status, got.UpdatedAt, id, b.clock.at())
 		}
-		wantError(t, do(t, b.client(nil), authenticateMutation, map[string]any{"token": out.Token}), "UNAUTHENTICATED", "")
+		if e := wantError(t, do(t, b.client(nil), authenticateMutation, map[string]any{"token": out.Token}), "UNAUTHENTICATED", ""); e.Message != badTokenMessage {
+			t.Errorf("revoked token: message %q, want %q (as for an unknown one)", e.Message, badTokenMessage)
+		}
 		if got := get(t, b, 1, "demo", id); got == nil || got.Status != "REVOKED" {
 			t.Errorf("connectSession after revoke: got %+v, want the record kept with status REVOKED", got)
 		}
@@ -256,7 +265,9 @@ func TestDeleteConnectSession(t *testing.T) {
 		if got := get(t, b, 1, "demo", id); got != nil {
 			t.Errorf("connectSession after delete: got %+v, want null", got)
 		}
-		wantError(t, do(t, b.client(nil), authenticateMutation, map[string]any{"token": out.Token}), "UNAUTHENTICATED", "")
+		if e := wantError(t, do(t, b.client(nil), authenticateMutation, map[string]any{"token": out.Token}), "UNAUTHENTICATED", ""); e.Message != badTokenMessage {
+			t.Errorf("deleted session's token: message %q, want %q (as for an unknown one)", e.Message, badTokenMessage)
+		}
 		if p := list(t, b, nil); len(p.Nodes) != 0 || p.TotalCount != 0 {
 			t.Errorf("list after delete: got ids %v totalCount %d, want none", p.ids(), p.TotalCount)
 		}

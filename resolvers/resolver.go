@@ -27,11 +27,17 @@ type Store interface {
 	GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession, error)
 }
 
-// Events is what the subscription needs: a tenant's events from now on, ended (after a
-// last event carrying Err, when it failed) when ctx ends or recheck returns an error.
+// Events is what the subscription needs: a tenant's events from now on, ended when ctx
+// ends or recheck returns an error (the stream's Err then says why it failed).
 type Events interface {
-	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (<-chan *model.ConnectSessionEvent, error)
+	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (*model.EventStream, error)
 }
+
+// errBadToken refuses every token authenticateConnectSession cannot exchange, with one
+// message whatever the reason (malformed, unknown, expired, revoked, deleted): the
+// answer must not tell a guessed token from one that existed.
+var errBadToken = model.Deny(model.ErrUnauthenticated,
+	"the connect session token is malformed, unknown, expired or revoked")
 
 // RateLimiter takes one request from a subject's per-minute allowance, shared by every
 // instance; it reports whether there was one and, if not, when to retry.

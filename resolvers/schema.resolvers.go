@@ -14,14 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// Type is the resolver for the type field.
-func (r *connectSessionEventResolver) Type(ctx context.Context, obj *model.ConnectSessionEvent) (model.ConnectSessionEventType, error) {
-	if obj.Err != nil {
-		return "", obj.Err // the subscription's last result: why it ended
-	}
-	return obj.Type, nil
-}
-
 // CreateConnectSession is the resolver for the createConnectSession field.
 func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model.CreateConnectSessionInput) (*graph.CreateConnectSessionPayload, error) {
 	if _, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId"); err != nil {
@@ -49,9 +41,13 @@ func (r *mutationResolver) AuthenticateConnectSession(ctx context.Context, token
 		}
 	}
 	if len(token) == 0 || len(token) > 256 {
-		return nil, model.ErrUnauthenticated
+		return nil, errBadToken
 	}
-	return r.Store.Authenticate(ctx, token)
+	s, err := r.Store.Authenticate(ctx, token)
+	if errors.Is(err, model.ErrUnauthenticated) {
+		return nil, errBadToken
+	}
+	return s, err
 }
 
 // UpdateConnectSession is the resolver for the updateConnectSession field.
@@ -152,12 +148,12 @@ func (r *subscriptionResolver) ConnectSessionEvents(ctx context.Context, organiz
 		return nil, err
 	}
 	// The key is checked again while the subscription is open, so revoking it ends it.
-	return r.Events.Subscribe(ctx, t, func(ctx context.Context) error { return r.Auth.Authorize(ctx, t, false) })
-}
-
-// ConnectSessionEvent returns graph.ConnectSessionEventResolver implementation.
-func (r *Resolver) ConnectSessionEvent() graph.ConnectSessionEventResolver {
-	return &connectSessionEventResolver{r}
+	stream, err := r.Events.Subscribe(ctx, t, func(ctx context.Context) error { return r.Auth.Authorize(ctx, t, false) })
+	if err != nil {
+		return nil, err
+	}
+	endsWith(ctx, stream.Err)
+	return stream.Events, nil
 }
 
 // Mutation returns graph.MutationResolver implementation.
@@ -170,8 +166,7 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	connectSessionEventResolver struct{ *Resolver }
-	mutationResolver            struct{ *Resolver }
-	queryResolver               struct{ *Resolver }
-	subscriptionResolver        struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
 )

@@ -12,9 +12,18 @@ type ConnectSessionEvent struct {
 	ID             int
 	ConnectSession *ConnectSession
 	OccurredAt     time.Time
-	// Err, when set, ends the subscription: it is delivered as the stream's last result
-	// in place of an event.
-	Err error
+}
+
+// EventStream is an open subscription to a tenant's events.
+type EventStream struct {
+	// Events delivers the events in write order; it is closed when the subscription
+	// ends.
+	Events <-chan *ConnectSessionEvent
+	// Err says why the subscription ended, once Events is closed: nil when it was
+	// completed (its context ended, or the service is shutting down), else
+	// ErrSlowSubscriber, an error wrapping ErrUnavailable when the event stream broke,
+	// or what the subscription's recheck returned. It is nil until then.
+	Err func() error
 }
 
 // ErrSlowSubscriber ends a subscription whose reader fell so far behind that events had
