@@ -67,7 +67,7 @@ func main() {
 	})
 	http.HandleFunc("POST /page", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		ids, err := rdb.ZRevRange(ctx, *prefix+"ix", 0, 49).Result()
+		ids, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: *prefix + "ix", Start: 0, Stop: 49, Rev: true}).Result()
 		if err != nil {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
