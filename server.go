@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
+	logPlaygroundSource(log, cfg)
 
 	if be.embedded != nil {
 		key, err := startDevelopment(ctx, svc.store, url, cfg.Playground, log, stdout)
