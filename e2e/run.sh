@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The real-client suite: builds the service, starts it, and runs every *.test.mjs here
-# with `node --test` against it (browser tests in Debian's Chromium, installed with
-# apt-get when missing). .ci/run calls it; it also runs alone: bash e2e/run.sh
+# The real-client suite: type-checks the TypeScript tests (tsc), builds the service,
+# starts it, and runs every *.test.mjs and *.test.ts here with `node --test` (TypeScript
+# through tsx) against it (browser tests in Debian's Chromium, installed with apt-get
+# when missing). .ci/run calls it; it also runs alone: bash e2e/run.sh
 #
 # What the tests get from the environment:
 #   CS_URL         base URL of a server in embedded mode (in-memory Redis, demo data)
@@ -108,6 +109,9 @@ step "npm ci (e2e/, web/)"
 npm_ci "$here"
 npm_ci "$repo/web"
 
+step "typed documents: tsc (after editing operations/, run npm run codegen --prefix e2e)"
+(cd "$here" && npm run typecheck --silent)
+
 step "chromium"
 ensure_chromium
 
@@ -181,7 +185,7 @@ else
 fi
 
 step "node --test"
-if ! (cd "$here" && node --test); then
+if ! (cd "$here" && npm test --silent); then
   for log in "${server_logs[@]}"; do
     printf '\n-- %s (last 50 lines)\n' "$log"; tail -n 50 "$log"
   done
