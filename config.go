@@ -55,9 +55,14 @@ type config struct {
 	LogLevel           slog.Level
 	LogFormat          string
 	// Playground serves GraphiQL at /; PlaygroundAssetsDir, when set, is a local copy
-	// of its bundles (checked at startup) served at /assets/ instead of the CDN.
+	// of its bundles (checked at startup) served at /assets/ instead of the CDN: the
+	// setting's folder, or else a prepared web/dist under the working directory.
 	Playground          bool
 	PlaygroundAssetsDir string
+	// PlaygroundAssetsFound says PlaygroundAssetsDir is the prepared web/dist rather than
+	// the setting; PlaygroundAssetsSkipped is why a web/dist that is there is not used.
+	PlaygroundAssetsFound   bool
+	PlaygroundAssetsSkipped error
 
 	// Budgets of one instance: see httpapi.Budgets and httpapi.StreamGate.
 	WSMaxSubscriptions     int
@@ -132,7 +137,7 @@ var settings = []setting{
 	{"LOG_LEVEL", "debug|info|warn|error", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text|json", "text", "text, or json for machine logs"},
 	{"PLAYGROUND", "true|false", "true", "serve GraphiQL at /; false turns it off"},
-	{"PLAYGROUND_ASSETS_DIR", "dir", "", "folder with GraphiQL's bundles (filled by web/), served at /assets/ instead of the CDN"},
+	{"PLAYGROUND_ASSETS_DIR", "dir", "", "folder with GraphiQL's bundles (filled by web/), served at /assets/ instead of the CDN; empty = web/dist under the working directory once prepared, else the CDN"},
 }
 
 func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
@@ -148,7 +153,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stdout 
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (the commands are apikey and verify; %s -h tells more)", fs.Arg(0), name)
 	}
-	return load()
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	// Without the setting, a server started from the repository root serves the copy that
+	// playground.PrepareCommand left in web/dist, once it holds every bundle; an
+	// incomplete one is left aside (serve logs why) and the page loads from the CDN.
+	if cfg.Playground && cfg.PlaygroundAssetsDir == "" {
+		cfg.PlaygroundAssetsDir, cfg.PlaygroundAssetsSkipped = playground.FindLocalCopy(".")
+		cfg.PlaygroundAssetsFound = cfg.PlaygroundAssetsDir != ""
+	}
+	return cfg, nil
 }
 
 // settingValue is a setting as a flag: its text, from the environment or the command

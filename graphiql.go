@@ -1,6 +1,10 @@
 package main
 
-import "connectsession/playground"
+import (
+	"log/slog"
+
+	"connectsession/playground"
+)
 
 // exampleOperations is GraphiQL's editor content on a first visit: one operation of each
 // kind a newcomer tries first, against the demo sessions of embedded mode. A test
@@ -54,4 +58,27 @@ func newPlayground(cfg *config) *playground.Page {
 // bearer is the Headers tab's content for an API key.
 func bearer(key string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + key}
+}
+
+// logPlaygroundSource says at startup where the page at / loads GraphiQL's bundles from,
+// and, when that is the CDN, how to serve them locally, since offline the page would
+// stay blank.
+func logPlaygroundSource(log *slog.Logger, cfg *config) {
+	switch {
+	case !cfg.Playground:
+		return
+	case cfg.PlaygroundAssetsFound:
+		log.Info("GraphiQL loads its bundles from a local folder", "folder", cfg.PlaygroundAssetsDir,
+			"from", playground.LocalDir+" under the working directory")
+	case cfg.PlaygroundAssetsDir != "":
+		log.Info("GraphiQL loads its bundles from a local folder", "folder", cfg.PlaygroundAssetsDir,
+			"from", "PLAYGROUND_ASSETS_DIR")
+	default:
+		if cfg.PlaygroundAssetsSkipped != nil {
+			log.Warn("GraphiQL does not use "+playground.LocalDir+", which is not fully prepared", "err", cfg.PlaygroundAssetsSkipped)
+		}
+		log.Info("GraphiQL loads its bundles from the CDN; without internet access the page stays blank",
+			"cdn", playground.CDN,
+			"offline", "run "+playground.PrepareCommand+" from the repository root, then restart there (or set PLAYGROUND_ASSETS_DIR)")
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,6 +39,8 @@ func TestExampleOperationsValid(t *testing.T) {
 }
 
 func TestPlaygroundConfig(t *testing.T) {
+	// A working directory without web/dist, as for a binary started outside the repository.
+	t.Chdir(t.TempDir())
 	empty := t.TempDir()
 	cases := []struct {
 		name    string
@@ -70,10 +74,84 @@ func TestPlaygroundConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Playground != c.on || cfg.PlaygroundAssetsDir != c.dir {
-				t.Errorf("got Playground=%v PlaygroundAssetsDir=%q, want %v %q", cfg.Playground, cfg.PlaygroundAssetsDir, c.on, c.dir)
+			if cfg.Playground != c.on || cfg.PlaygroundAssetsDir != c.dir || cfg.PlaygroundAssetsFound || cfg.PlaygroundAssetsSkipped != nil {
+				t.Errorf("got Playground=%v PlaygroundAssetsDir=%q found=%v skipped=%v, want %v %q", cfg.Playground,
+					cfg.PlaygroundAssetsDir, cfg.PlaygroundAssetsFound, cfg.PlaygroundAssetsSkipped, c.on, c.dir)
 			}
 		})
+	}
+}
+
+// Started from a folder whose web/dist is there but not fully prepared (here: empty, as
+// while npm run copy is still writing), the service does not serve it: the page loads
+// from the CDN and the log says why, and how to fill it. (playground.TestFindLocalCopy
+// covers a complete folder, and e2e/playground.test.mjs the real one in a browser.)
+func TestPlaygroundIgnoresHalfPreparedWebDist(t *testing.T) {
+	wd := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(wd, "web", "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(wd)
+	cfg, err := parseConfig("connectsession", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PlaygroundAssetsDir != "" || cfg.PlaygroundAssetsFound || cfg.PlaygroundAssetsSkipped == nil {
+		t.Fatalf("got dir %q found=%v skipped=%v, want the CDN and a reason", cfg.PlaygroundAssetsDir, cfg.PlaygroundAssetsFound, cfg.PlaygroundAssetsSkipped)
+	}
+	// The setting wins over web/dist, and is checked as ever.
+	if _, err := parseConfig("connectsession", []string{"-playground-assets-dir", t.TempDir()}, func(string) string { return "" }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "PLAYGROUND_ASSETS_DIR: playground: assets folder") {
+		t.Errorf("an empty PLAYGROUND_ASSETS_DIR: got %v", err)
+	}
+
+	s := startServer(t, nil)
+	if got := getPlayground(t, s.url+"/").Assets; got != playground.CDN {
+		t.Errorf("assets: got %q, want the CDN", got)
+	}
+	waitFor(t, "the startup log about web/dist", func() bool {
+		logs := s.logs.String()
+		return strings.Contains(logs, `"msg":"GraphiQL does not use web/dist, which is not fully prepared"`) &&
+			strings.Contains(logs, "fill it again from the repository root with: "+playground.PrepareCommand) &&
+			strings.Contains(logs, `"msg":"GraphiQL loads its bundles from the CDN`)
+	})
+}
+
+// The startup log names where the page's bundles come from.
+func TestLogPlaygroundSource(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  config
+		want []string // lines, in order, as JSON fragments
+	}{
+		{"off", config{}, nil},
+		{"CDN", config{Playground: true}, []string{
+			`"level":"INFO","msg":"GraphiQL loads its bundles from the CDN; without internet access the page stays blank","cdn":"` + playground.CDN +
+				`","offline":"run ` + playground.PrepareCommand + ` from the repository root, then restart there (or set PLAYGROUND_ASSETS_DIR)"`}},
+		{"setting", config{Playground: true, PlaygroundAssetsDir: "/srv/assets"}, []string{
+			`"msg":"GraphiQL loads its bundles from a local folder","folder":"/srv/assets","from":"PLAYGROUND_ASSETS_DIR"`}},
+		{"web/dist", config{Playground: true, PlaygroundAssetsDir: "/repo/web/dist", PlaygroundAssetsFound: true}, []string{
+			`"msg":"GraphiQL loads its bundles from a local folder","folder":"/repo/web/dist","from":"web/dist under the working directory"`}},
+		{"half-prepared web/dist", config{Playground: true, PlaygroundAssetsSkipped: errors.New("it lacks react")}, []string{
+			`"level":"WARN","msg":"GraphiQL does not use web/dist, which is not fully prepared","err":"it lacks react"`,
+			`"msg":"GraphiQL loads its bundles from the CDN`}},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		logPlaygroundSource(slog.New(slog.NewJSONHandler(&buf, nil)), &c.cfg)
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if buf.Len() == 0 {
+			lines = nil
+		}
+		if len(lines) != len(c.want) {
+			t.Errorf("%s: got %d lines, want %d:\n%s", c.name, len(lines), len(c.want), buf.String())
+			continue
+		}
+		for i, want := range c.want {
+			if !strings.Contains(lines[i], want) {
+				t.Errorf("%s: line %d is %s, want it to contain %s", c.name, i, lines[i], want)
+			}
+		}
 	}
 }
 
@@ -115,8 +193,10 @@ func getPlayground(t *testing.T, url string) playgroundConfig {
 	return cfg
 }
 
-// In embedded mode the page's Headers tab holds the printed development key.
+// In embedded mode the page's Headers tab holds the printed development key. Started
+// outside the repository (no web/dist), the page loads its bundles from the CDN.
 func TestPlaygroundEmbedded(t *testing.T) {
+	t.Chdir(t.TempDir())
 	s := startServer(t, nil)
 	cfg := getPlayground(t, s.url+"/")
 	var headers map[string]string

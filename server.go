@@ -243,6 +243,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer,
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "graphiql", url+"/", "graphql", url+"/graphql")
+	logPlaygroundSource(log, cfg)
 
 	var key string
 	if be.embedded != nil {

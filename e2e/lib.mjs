@@ -22,6 +22,7 @@ if (inCI && !env.CS_REDIS_URL) {
 /**
  * The server the client tests use: the Redis-backed one when run.sh started it, else the
  * embedded-mode one. null when neither is set (tests then skip).
+ * @type {{ mode: 'redis' | 'embedded', url: string, key: string, readKey?: string, org2Key?: string } | null}
  */
 export const server = env.CS_REDIS_URL
   ? {

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# The real-client suite: builds the service, starts it, and runs every *.test.mjs here
-# with `node --test` against it (browser tests in Debian's Chromium, installed with
-# apt-get when missing). .ci/run calls it; it also runs alone: bash e2e/run.sh
+# The real-client suite: type-checks the TypeScript tests (tsc), builds the service,
+# starts it, and runs every *.test.mjs and *.test.ts here with `node --test` (TypeScript
+# through tsx) against it (browser tests in Debian's Chromium, installed with apt-get
+# when missing). .ci/run calls it; it also runs alone: bash e2e/run.sh
 #
 # What the tests get from the environment:
 #   CS_URL         base URL of a server in embedded mode (in-memory Redis, demo data)
 #                  that serves GraphiQL's bundles itself (PLAYGROUND_ASSETS_DIR)
 #   CS_DEV_KEY     the development API key that server printed (write, organization 1)
+#   CS_OFFLINE_URL, CS_OFFLINE_DEV_KEY
+#                  the same, started as README says for offline use: web/ prepared with
+#                  its one command (which fills web/dist), then a plain start from the
+#                  repository root, with no PLAYGROUND_ASSETS_DIR
+#   CS_CDN_URL     a plain start outside the repository (no web/dist): its page loads
+#                  GraphiQL from the CDN, which the browser test blocks
 #   CHROMIUM_PATH  the browser for playwright-core
 # and, when REDIS_URL is set here (.ci/run sets it), a second server on that Redis under
 # a key prefix of its own (e2e-<random>, removed at the end):
@@ -16,8 +23,8 @@
 #   CS_ORG2_KEY    a write key for organization 2, every project
 # The client tests (e2e/lib.mjs) use that server, or the embedded one without REDIS_URL;
 # with CI set they fail instead when CS_REDIS_URL is missing.
-# Another server is one more start_server call below, with its own name and environment;
-# export its URL for the tests that need it.
+# Another server is one more start_server call below, with its own name, working
+# directory and environment; export its URL for the tests that need it.
 # Servers are stopped, the prefix's Redis keys and temporary files removed however the
 # run ends.
 set -euo pipefail
@@ -63,17 +70,18 @@ ensure_chromium() {
   "$CHROMIUM_PATH" --version 2>/dev/null # Debian's launcher script warns on stderr
 }
 
-# start_server NAME [VAR=value ...]: starts the service binary on a free loopback port
-# with only the given settings (none inherited from this shell, so REDIS_URL from
-# .ci/run does not leak into an embedded-mode server), waits until /readyz answers, and
-# sets NAME_URL (base URL) and NAME_OUT (file with its stdout, where embedded mode
-# prints its key). Its log is printed if the tests fail.
+# start_server NAME DIR [VAR=value ...]: starts the service binary in working directory
+# DIR (where it looks for a prepared web/dist) on a free loopback port with only the
+# given settings (none inherited from this shell, so REDIS_URL from .ci/run does not
+# leak into an embedded-mode server), waits until /readyz answers, and sets NAME_URL
+# (base URL) and NAME_OUT (file with its stdout, where embedded mode prints its key).
+# Its log is printed if the tests fail.
 start_server() {
-  local name=$1; shift
+  local name=$1 dir=$2; shift 2
   local out="$work/$name.out" log="$work/$name.log" unset_args=() var
   for var in "${service_settings[@]}"; do unset_args+=(-u "$var"); done
   # Port 0: the kernel picks a free port, which the "listening" log line reports.
-  env "${unset_args[@]}" "$@" ADDR=127.0.0.1:0 LOG_FORMAT=json "$work/connectsession" >"$out" 2>"$log" &
+  (cd "$dir" && exec env "${unset_args[@]}" "$@" ADDR=127.0.0.1:0 LOG_FORMAT=json "$work/connectsession") >"$out" 2>"$log" &
   local pid=$!
   server_pids+=("$pid")
   server_logs+=("$log")
@@ -101,6 +109,9 @@ step "npm ci (e2e/, web/)"
 npm_ci "$here"
 npm_ci "$repo/web"
 
+step "typed documents: tsc (after editing operations/, run npm run codegen --prefix e2e)"
+(cd "$here" && npm run typecheck --silent)
+
 step "chromium"
 ensure_chromium
 
@@ -114,14 +125,31 @@ fi
 
 step "GraphiQL bundles for offline use"
 node "$repo/web/copy-assets.mjs" "$work/assets"
+# README's command (npm ci has run above), which fills web/dist for a plain start.
+(cd "$repo" && npm run copy --prefix web --silent)
+
+# dev_key NAME: the development key an embedded-mode server printed.
+dev_key() {
+  local out_var="${1}_OUT" key
+  key=$(grep -o -m1 'csk_[0-9a-f]\{16\}_[A-Za-z0-9_-]\{43\}' "${!out_var}" || true)
+  if [ -z "$key" ]; then
+    echo "the embedded-mode server $1 printed no development key:" >&2; cat "${!out_var}" >&2; return 1
+  fi
+  echo "$key"
+}
 
 step "start the service"
-start_server CS PLAYGROUND_ASSETS_DIR="$work/assets"
-CS_DEV_KEY=$(grep -o -m1 'csk_[0-9a-f]\{16\}_[A-Za-z0-9_-]\{43\}' "$CS_OUT" || true)
-if [ -z "$CS_DEV_KEY" ]; then
-  echo "the embedded-mode server printed no development key:"; cat "$CS_OUT"; exit 1
+start_server CS "$work" PLAYGROUND_ASSETS_DIR="$work/assets"
+CS_DEV_KEY=$(dev_key CS)
+# As README's offline steps: from the repository root, no setting.
+start_server CS_OFFLINE "$repo"
+CS_OFFLINE_DEV_KEY=$(dev_key CS_OFFLINE)
+if ! grep -q '"msg":"GraphiQL loads its bundles from a local folder".*"folder":"'"$repo"'/web/dist"' "$work/CS_OFFLINE.log"; then
+  echo "CS_OFFLINE does not say it serves $repo/web/dist:"; cat "$work/CS_OFFLINE.log"; exit 1
 fi
-export CS_URL CS_DEV_KEY
+# Outside the repository: the CDN.
+start_server CS_CDN "$work"
+export CS_URL CS_DEV_KEY CS_OFFLINE_URL CS_OFFLINE_DEV_KEY CS_CDN_URL
 
 # REDIS_CLUSTER_ADDRS (a cluster; .ci/run sets it for its cluster pass) wins over REDIS_URL.
 redis_setting=""
@@ -150,14 +178,14 @@ if [ -n "$redis_setting" ]; then
   for key in "$CS_KEY" "$CS_READ_KEY" "$CS_ORG2_KEY"; do
     case "$key" in csk_*) ;; *) echo "apikey create printed no key: $key"; exit 1 ;; esac
   done
-  start_server CS_REDIS "$redis_setting" REDIS_KEY_PREFIX="$redis_prefix"
+  start_server CS_REDIS "$work" "$redis_setting" REDIS_KEY_PREFIX="$redis_prefix"
   export CS_REDIS_URL CS_KEY CS_READ_KEY CS_ORG2_KEY
 else
   echo "REDIS_URL is not set: the client tests use the embedded-mode server"
 fi
 
 step "node --test"
-if ! (cd "$here" && node --test); then
+if ! (cd "$here" && npm test --silent); then
   for log in "${server_logs[@]}"; do
     printf '\n-- %s (last 50 lines)\n' "$log"; tail -n 50 "$log"
   done

@@ -5,7 +5,8 @@
 //
 // The page loads the bundles of the exact versions pinned in this package, from a CDN
 // by default or from AssetsPath when the server serves a copy with Assets. web/ in the
-// repository fills such a copy from npm; CheckAssets verifies one.
+// repository fills such a copy from npm (PrepareCommand fills LocalDir); CheckAssets
+// verifies one and FindLocalCopy finds a prepared LocalDir.
 package playground
 
 import (
@@ -73,6 +74,25 @@ func (p *Page) SetHeaders(headers map[string]string) {
 	p.headers.Store(&text)
 }
 
+// failureText is what the page says when its bundles from assetsURL did not load. From
+// the CDN that most likely means no internet access, so it gives the commands that let
+// the server serve a local copy; from AssetsPath, that the folder the server checked at
+// startup has changed since.
+func failureText(assetsURL string) string {
+	switch assetsURL {
+	case CDN:
+		return "GraphiQL could not load its scripts from " + CDN + " (no internet access?).\n" +
+			"To have this server serve them itself, run from the repository root, on a machine that reaches the npm registry:\n" +
+			PrepareCommand + "\n" +
+			"then restart the server from the repository root (go run .): it serves " + LocalDir + " by itself.\n" +
+			"A server started elsewhere takes the folder as PLAYGROUND_ASSETS_DIR=<path to " + LocalDir + ">."
+	case AssetsPath:
+		return "GraphiQL could not load its scripts from " + AssetsPath + ", the local copy this server checked at startup.\n" +
+			"Fill the folder again (from the repository root: " + PrepareCommand + ") and restart the server."
+	}
+	return "GraphiQL could not load its scripts from " + assetsURL + "."
+}
+
 //go:embed page.html
 var pageHTML string
 
@@ -91,6 +111,8 @@ type pageConfig struct {
 	Headers  string `json:"headers,omitempty"`
 	Query    string `json:"query,omitempty"`
 	Assets   string `json:"assets"`
+	// Failure is what the page shows when its bundles did not load.
+	Failure string `json:"failure"`
 }
 
 type pageData struct {
@@ -110,6 +132,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data := pageData{Title: p.title, Config: pageConfig{
 		Endpoint: p.endpoint, Headers: *p.headers.Load(), Query: p.query, Assets: p.assetsURL,
+		Failure: failureText(p.assetsURL),
 	}}
 	for _, b := range bundles {
 		a := asset{URL: p.assetsURL + b.path(), Integrity: b.integrity}

@@ -87,8 +87,34 @@ func TestPageLocalAssets(t *testing.T) {
 	if strings.Contains(body, "jsdelivr") || strings.Contains(body, "https://") {
 		t.Errorf("a page with local assets refers to another host:\n%s", body)
 	}
-	if got := pageConfigOf(t, body).Assets; got != AssetsPath {
-		t.Errorf("assets: got %q, want %q", got, AssetsPath)
+	c := pageConfigOf(t, body)
+	if c.Assets != AssetsPath {
+		t.Errorf("assets: got %q, want %q", c.Assets, AssetsPath)
+	}
+	// If the folder changed after the startup check, the page says to fill it again.
+	if !strings.Contains(c.Failure, "from "+AssetsPath) || !strings.Contains(c.Failure, PrepareCommand) {
+		t.Errorf("failure text: got %q", c.Failure)
+	}
+}
+
+// Offline, a page on the CDN cannot load GraphiQL: it shows what to run so that the
+// server serves the bundles itself.
+func TestPageFailureTextGivesTheCommands(t *testing.T) {
+	_, body := get(t, New(Options{Endpoint: "/graphql"}), http.MethodGet, "/")
+	c := pageConfigOf(t, body)
+	for _, want := range []string{
+		"could not load its scripts from " + CDN,
+		"npm ci --prefix web && npm run copy --prefix web\n",
+		"restart the server from the repository root (go run .): it serves web/dist by itself",
+		"PLAYGROUND_ASSETS_DIR=",
+	} {
+		if !strings.Contains(c.Failure, want) {
+			t.Errorf("failure text lacks %q:\n%s", want, c.Failure)
+		}
+	}
+	// The script shows it when a bundle is missing.
+	if !strings.Contains(body, "root.firstChild.textContent = config.failure;") {
+		t.Errorf("the page does not show config.failure")
 	}
 }
 

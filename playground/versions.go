@@ -52,18 +52,51 @@ var bundles = []bundle{
 	{"@graphiql/plugin-explorer", ExplorerVersion, "dist/style.css", "sha256-aJCaSuI7+t/EWRrLTis8jU9EFTua5/o7fnwxnroxDvE="},
 }
 
+// LocalDir is where web/'s copy script puts the bundles when it is given no folder,
+// relative to the repository root, and where FindLocalCopy looks for them.
+const LocalDir = "web/dist"
+
+// PrepareCommand fills LocalDir with the bundles, run from the repository root on a
+// machine that reaches the npm registry: npm ci installs the versions web/ pins, and its
+// copy script lays the files out as the page loads them.
+const PrepareCommand = "npm ci --prefix web && npm run copy --prefix web"
+
 // CheckAssets reports whether dir holds every bundle the page loads, each the pinned
 // version byte for byte, as web/'s copy script lays them out. It returns an error
 // naming the missing or different files and how to fill the folder, or one saying dir
 // is not a readable directory.
 func CheckAssets(dir string) error {
-	return checkAssets(dir, bundles)
+	return checkAssets(dir, bundles, fillHint(dir))
 }
 
-func checkAssets(dir string, want []bundle) error {
+// FindLocalCopy looks for a prepared LocalDir under root (a server's working directory),
+// so that a server started from the repository root serves the bundles itself once
+// PrepareCommand has run. It returns the folder's absolute path when it holds every
+// bundle as CheckAssets requires; "" and nil when there is no such folder; and "" with
+// an error naming what is wrong, and PrepareCommand, when the folder is there but
+// incomplete or of other versions: such a folder is never served.
+func FindLocalCopy(root string) (string, error) {
+	return findLocalCopy(root, bundles)
+}
+
+func findLocalCopy(root string, want []bundle) (string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(LocalDir))
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err := checkAssets(dir, want, "fill it again from the repository root with: "+PrepareCommand); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func checkAssets(dir string, want []bundle, hint string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("playground: assets folder: %w; %s", err, fillHint(dir))
+		return fmt.Errorf("playground: assets folder: %w; %s", err, hint)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("playground: assets folder %s is not a directory", dir)
@@ -95,7 +128,7 @@ func checkAssets(dir string, want []bundle) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("playground: assets folder %s %s; %s", dir, strings.Join(problems, " and "), fillHint(dir))
+	return fmt.Errorf("playground: assets folder %s %s; %s", dir, strings.Join(problems, " and "), hint)
 }
 
 // fillHint says how to fill dir; the path is absolute, as npm runs the script in web/.
@@ -103,7 +136,7 @@ func fillHint(dir string) string {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return "fill it with: cd web && npm ci && npm run copy -- " + dir
+	return "fill it from the repository root with: npm ci --prefix web && npm run copy --prefix web -- " + dir
 }
 
 // sri is the Subresource Integrity value of data.

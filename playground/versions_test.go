@@ -113,7 +113,7 @@ func TestCheckAssets(t *testing.T) {
 		{"@scope/x", "2.0.0", "style.css", sri([]byte("body{}"))},
 	}
 	good := map[string]string{"lib@1.0.0/dist/index.js": "var lib;", "@scope/x@2.0.0/style.css": "body{}"}
-	if err := checkAssets(assetsDir(t, good), fake); err != nil {
+	if err := checkAssets(assetsDir(t, good), fake, "hint"); err != nil {
 		t.Errorf("a complete folder: %v", err)
 	}
 
@@ -122,14 +122,14 @@ func TestCheckAssets(t *testing.T) {
 		dir   string
 		wants []string
 	}{
-		{"missing folder", filepath.Join(t.TempDir(), "nope"), []string{"nope", "no such file", "npm run copy --"}},
+		{"missing folder", filepath.Join(t.TempDir(), "nope"), []string{"nope", "no such file", "hint"}},
 		{"a file", filepath.Join(assetsDir(t, good), "lib@1.0.0", "dist", "index.js"), []string{"not a directory"}},
-		{"empty", assetsDir(t, nil), []string{"lacks lib@1.0.0/dist/index.js, @scope/x@2.0.0/style.css", "npm run copy --"}},
+		{"empty", assetsDir(t, nil), []string{"lacks lib@1.0.0/dist/index.js, @scope/x@2.0.0/style.css", "hint"}},
 		{"other version", assetsDir(t, map[string]string{"lib@1.0.0/dist/index.js": "var lib = 2;", "@scope/x@2.0.0/style.css": "body{}"}),
 			[]string{"has other versions of lib@1.0.0/dist/index.js"}},
 	}
 	for _, c := range cases {
-		err := checkAssets(c.dir, fake)
+		err := checkAssets(c.dir, fake, "hint")
 		if err == nil {
 			t.Errorf("%s: no error", c.name)
 			continue
@@ -140,13 +140,81 @@ func TestCheckAssets(t *testing.T) {
 			}
 		}
 	}
-	if err := checkAssets(filepath.Join(t.TempDir(), "nope"), fake); !errors.Is(err, fs.ErrNotExist) {
+	if err := checkAssets(filepath.Join(t.TempDir(), "nope"), fake, "hint"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing folder: got %v, want fs.ErrNotExist", err)
 	}
 
-	// The real table names the real files.
-	err := CheckAssets(assetsDir(t, nil))
-	if err == nil || !strings.Contains(err.Error(), "graphiql@"+GraphiQLVersion+"/dist/index.umd.js") {
+	// The real table names the real files, and the error says how to fill the folder.
+	empty := assetsDir(t, nil)
+	err := CheckAssets(empty)
+	if err == nil || !strings.Contains(err.Error(), "graphiql@"+GraphiQLVersion+"/dist/index.umd.js") ||
+		!strings.Contains(err.Error(), "npm ci --prefix web && npm run copy --prefix web -- "+empty) {
 		t.Errorf("CheckAssets on an empty folder: got %v", err)
+	}
+}
+
+// A server started from the repository root serves web/dist once it is prepared, and
+// never a folder that is there but incomplete.
+func TestFindLocalCopy(t *testing.T) {
+	fake := []bundle{
+		{"lib", "1.0.0", "dist/index.js", sri([]byte("var lib;"))},
+		{"@scope/x", "2.0.0", "style.css", sri([]byte("body{}"))},
+	}
+	// root returns a fresh working directory with web/dist holding files (none: no web/dist).
+	root := func(files map[string]string) string {
+		t.Helper()
+		wd := t.TempDir()
+		if files == nil {
+			return wd
+		}
+		dist := filepath.Join(wd, "web", "dist")
+		if err := os.MkdirAll(dist, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, content := range files {
+			p := filepath.Join(dist, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return wd
+	}
+
+	// Not prepared: nothing to serve, and nothing wrong.
+	if dir, err := findLocalCopy(root(nil), fake); dir != "" || err != nil {
+		t.Errorf("no web/dist: got %q, %v", dir, err)
+	}
+
+	// Prepared: its absolute path, also from a relative root.
+	wd := root(map[string]string{"lib@1.0.0/dist/index.js": "var lib;", "@scope/x@2.0.0/style.css": "body{}"})
+	if dir, err := findLocalCopy(wd, fake); dir != filepath.Join(wd, "web", "dist") || err != nil {
+		t.Errorf("prepared web/dist: got %q, %v", dir, err)
+	}
+	t.Chdir(wd)
+	if dir, err := findLocalCopy(".", fake); dir != filepath.Join(wd, "web", "dist") || err != nil {
+		t.Errorf("prepared web/dist from %q: got %q, %v", ".", dir, err)
+	}
+
+	// Half prepared (a file missing, another of a different version): not served, and the
+	// error names the files and the command that fills the folder.
+	for name, files := range map[string]map[string]string{
+		"empty":         {},
+		"a file short":  {"lib@1.0.0/dist/index.js": "var lib;"},
+		"other version": {"lib@1.0.0/dist/index.js": "var lib = 2;", "@scope/x@2.0.0/style.css": "body{}"},
+	} {
+		wd := root(files)
+		dir, err := findLocalCopy(wd, fake)
+		if dir != "" || err == nil {
+			t.Errorf("%s: got %q, %v; want no folder and an error", name, dir, err)
+			continue
+		}
+		for _, want := range []string{filepath.Join(wd, "web", "dist"), "from the repository root with: " + PrepareCommand} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q lacks %q", name, err, want)
+			}
+		}
 	}
 }

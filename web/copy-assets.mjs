@@ -1,8 +1,11 @@
 // Copies the browser bundles the playground page loads out of node_modules into a
-// folder for PLAYGROUND_ASSETS_DIR, laid out as the CDN serves them:
-// <dir>/<package>@<version>/<file>.
+// folder, laid out as the CDN serves them: <dir>/<package>@<version>/<file>.
 //
-//   npm ci && npm run copy -- /srv/connectsession-assets   (default folder: web/dist)
+//   npm ci --prefix web && npm run copy --prefix web     (from the repository root)
+//
+// fills web/dist, which a server started from the repository root (go run .) serves by
+// itself; `npm run copy --prefix web -- /srv/connectsession-assets` fills another folder,
+// for PLAYGROUND_ASSETS_DIR.
 //
 // The files to copy are package.json's "playgroundAssets"; the versions are its exact
 // "dependencies", which must equal what npm installed and what playground/versions.go
@@ -32,4 +35,9 @@ for (const [pkg, files] of Object.entries(manifest.playgroundAssets)) {
     console.log(`${sri}  ${pkg}@${want}/${file}`);
   }
 }
-console.log(`copied to ${out}; start the service with PLAYGROUND_ASSETS_DIR=${out}`);
+if (out === join(here, 'dist')) {
+  console.log(`copied to ${out}; a server started from the repository root (go run .) serves it by itself, `
+    + `one started elsewhere with PLAYGROUND_ASSETS_DIR=${out}`);
+} else {
+  console.log(`copied to ${out}; start the service with PLAYGROUND_ASSETS_DIR=${out}`);
+}
