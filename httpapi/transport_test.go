@@ -37,17 +37,7 @@ func TestCheckedPOSTMatchesGqlgen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := func(tr graphql.Transport) *handler.Server {
-		es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, Complexity: complexityRoot()})
-		srv := handler.New(es)
-		srv.AddTransport(tr)
-		opts := HandlerOptions{QueryCacheSize: 100, QueryCacheBytes: 1 << 20, Limits: Limits{Complexity: 200, Depth: 10, Aliases: 30}}
-		opts.Limits.defaults()
-		useLimits(srv, es, resolvers.AllowAll{}, opts, resolvers.ErrorPresenter(nil))
-		srv.SetErrorPresenter(resolvers.ErrorPresenter(nil))
-		return srv
-	}
-	ours, theirs := server(checkedPOST{}), server(transport.POST{})
+	ours, theirs := transportServer(store, checkedPOST{}), transportServer(store, transport.POST{})
 
 	read := func(id int, fields string) string {
 		b, _ := json.Marshal(map[string]any{"query": `query($id: Int!) { connectSession(organizationId: 1, projectId: "demo", id: $id) { ` + fields + ` } }`,
@@ -143,17 +133,7 @@ func TestCheckedGETMatchesGqlgen(t *testing.T) {
 		OriginOwnerID: "o1", OriginOwnerName: "Owner"}); err != nil {
 		t.Fatal(err)
 	}
-	server := func(tr graphql.Transport) *handler.Server {
-		es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, Complexity: complexityRoot()})
-		srv := handler.New(es)
-		srv.AddTransport(tr)
-		opts := HandlerOptions{QueryCacheSize: 100, QueryCacheBytes: 1 << 20, Limits: Limits{Complexity: 200, Depth: 10, Aliases: 30}}
-		opts.Limits.defaults()
-		useLimits(srv, es, resolvers.AllowAll{}, opts, resolvers.ErrorPresenter(nil))
-		srv.SetErrorPresenter(resolvers.ErrorPresenter(nil))
-		return srv
-	}
-	ours, theirs := server(checkedGET{}), server(transport.GET{})
+	ours, theirs := transportServer(store, checkedGET{}), transportServer(store, transport.GET{})
 	q := func(kv ...string) string {
 		v := url.Values{}
 		for i := 0; i < len(kv); i += 2 {
@@ -236,4 +216,17 @@ func gqlgenDecode(body []byte) (graphql.RawParams, error) {
 	dec.UseNumber()
 	err := dec.Decode(&p)
 	return p, err
+}
+
+// transportServer is a handler over store with the limits and presenter of the service
+// and tr as its only transport, for comparing a transport of ours with gqlgen's.
+func transportServer(store *cache.Store, tr graphql.Transport) *handler.Server {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Store: store, Auth: resolvers.AllowAll{}}, Complexity: complexityRoot()})
+	srv := handler.New(es)
+	srv.AddTransport(tr)
+	opts := HandlerOptions{QueryCacheSize: 100, QueryCacheBytes: 1 << 20, Limits: Limits{Complexity: 200, Depth: 10, Aliases: 30}}
+	opts.Limits.defaults()
+	useLimits(srv, es, resolvers.AllowAll{}, opts, resolvers.ErrorPresenter(nil))
+	srv.SetErrorPresenter(resolvers.ErrorPresenter(nil))
+	return srv
 }
