@@ -232,6 +232,38 @@ func TestVerifySummaryAgrees(t *testing.T) {
 	}
 }
 
+// TOKEN_POINTERS reaches the server and verify: a server with it writes a token pointer
+// (its project checks clean either way), and verify with it wants one for every usable
+// session, so a project written without pointers shows its sessions' missing pointers
+// then, and none without it.
+func TestTokenPointersSetting(t *testing.T) {
+	r := newSharedRedis(t)
+	key, err := r.apikey(t, "create", "-org", "1", "-role", "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := r.env()
+	with["TOKEN_POINTERS"] = "write"
+	startServer(t, with).mustData(t, "Bearer "+key, createMutation, createVars(1, "with", "acme"), nil)
+	startServer(t, r.env()).mustData(t, "Bearer "+key, createMutation, createVars(1, "without", "acme"), nil)
+	clean := "checked 1 tenant, 1 session: 0 inconsistencies, 0 harmless leftovers, 0 repaired\n"
+	for _, c := range []struct {
+		env     map[string]string
+		project string
+		want    string
+	}{
+		{r.env(), "with", clean},
+		{with, "with", clean},
+		{r.env(), "without", clean},
+		{with, "without", "checked 1 tenant, 1 session: 1 inconsistency, 0 harmless leftovers, 0 repaired\n"},
+	} {
+		stdout, _, _ := runCLI(t, c.env, "verify", "-org", "1", "-project", c.project)
+		if got := stdout[strings.LastIndex(strings.TrimSuffix(stdout, "\n"), "\n")+1:]; got != c.want {
+			t.Errorf("verify of %s with TOKEN_POINTERS=%q: %q, want %q", c.project, c.env["TOKEN_POINTERS"], stdout, c.want)
+		}
+	}
+}
+
 // The banner never shows a secret: a password in REDIS_URL is masked, and the line to
 // create a key says what to put back.
 func TestBannerHidesRedisPassword(t *testing.T) {

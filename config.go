@@ -28,6 +28,8 @@ type config struct {
 	RedisKeyPrefix    string
 	SessionRetention  time.Duration
 	RecordFormat      string
+	// TokenPointers: write a token pointer for every new session (cache.Options.TokenPointers).
+	TokenPointers bool
 	// ReadCache keeps read records in process memory (cache.ReadCache).
 	ReadCache             bool
 	ReadCacheMaxBytes     int64
@@ -101,6 +103,7 @@ var settings = []setting{
 	{"READ_CACHE_MAX_BYTES", "bytes", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries, as measured in the heap (about 1 KB a session)"},
 	{"READ_CACHE_MAX_STALENESS", "duration", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
 	{"RECORD_FORMAT", "binary|json", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
+	{"TOKEN_POINTERS", "write|off", "off", "write: also write a token pointer for every new session, while instances older than authentication by id still run; off: none (tokens are found by their session id)"},
 	{"MAX_BODY_BYTES", "bytes", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "duration", "10s", "deadline of a query or mutation, Redis calls included"},
 	{"RESPONSE_WRITE_TIMEOUT", "duration", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
@@ -327,6 +330,13 @@ func buildConfig(get func(string) string) (*config, error) {
 	}
 	if c.RecordFormat != "binary" && c.RecordFormat != "json" {
 		errs = append(errs, fmt.Errorf("RECORD_FORMAT must be binary or json, not %q", c.RecordFormat))
+	}
+	switch get("TOKEN_POINTERS") {
+	case "write":
+		c.TokenPointers = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("TOKEN_POINTERS must be write or off, not %q", get("TOKEN_POINTERS")))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))

@@ -153,6 +153,7 @@ func TestConfigErrors(t *testing.T) {
 		"log level": {"LOG_LEVEL": "loud"},
 		"format":    {"LOG_FORMAT": "xml"},
 		"records":   {"RECORD_FORMAT": "msgpack"},
+		"pointers":  {"TOKEN_POINTERS": "on"},
 		"prefix":    {"REDIS_KEY_PREFIX": "a{b}"},
 		"link":      {"AUTH_LINK_BASE_URL": "not a url"},
 		"redis url": {"REDIS_URL": "mysql://x"},

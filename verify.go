@@ -16,7 +16,8 @@ const verifyUsage = `Usage: %[1]s [-org N -project P] [-repair]
 Checks every record against its index entries (plain or chunked) and pointers, every
 index entry against its record, and every token pointer against its session, in every
 tenant or in one (-org and -project together); prints each inconsistency, and fixes them
-with -repair. Exits non-zero when it found inconsistencies and did not repair them
+with -repair. A session needs a token pointer only with TOKEN_POINTERS=write (as the
+server's). Exits non-zero when it found inconsistencies and did not repair them
 (dangling token pointers an interrupted create may leave are reported as harmless).
 
 Flags:
@@ -25,14 +26,14 @@ Flags:
 // runVerify is the `verify` command.
 func runVerify(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	load := settingFlags(fs, getenv, append(redisSettings, "SESSION_RETENTION")...)
+	load := settingFlags(fs, getenv, append(redisSettings, "SESSION_RETENTION", "TOKEN_POINTERS")...)
 	org := fs.Int("org", 0, "only this organization's `id` (with -project)")
 	project := fs.String("project", "", "only this `project` (with -org)")
 	repair := fs.Bool("repair", false, "fix what is found")
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, verifyUsage, name)
 		printOwnFlags(w, fs)
-		fmt.Fprintln(w, "\nThe server's Redis and retention (as for the server, flag or variable):")
+		fmt.Fprintln(w, "\nThe server's Redis, retention and token pointers (as for the server, flag or variable):")
 		printSettings(w, fs)
 	}
 	if err := parseFlags(fs, args, stdout, usage); err != nil {
@@ -63,7 +64,7 @@ func runVerify(ctx context.Context, name string, args []string, getenv func(stri
 		return err
 	}
 	defer be.Close()
-	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention})
+	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, TokenPointers: cfg.TokenPointers})
 	rep, err := store.Verify(ctx, only, *repair)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)

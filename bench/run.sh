@@ -9,6 +9,9 @@
 #   1. memory: INFO used_memory before and after loading BENCH_MEMORY_N (100,000)
 #      sessions of the mix (1-4 categories, a provider on half, every other optional
 #      field set), divided by their number, plus a MEMORY USAGE breakdown by kind of key;
+#      then, for each K in BENCH_PER_OWNER_KS ("1 10 1000"), BENCH_PER_OWNER_N (as
+#      BENCH_MEMORY_N) sessions with K sessions per customer (bench/load -per-owner K) into
+#      project mem-k<K>: used_memory and DBSIZE growth per session, as a table;
 #   2. starts the service, the floors (bench/floor: point read, page, create) and the bare
 #      gqlgen reference (bench/bare), creates
 #      an API key with `apikey create`, loads BENCH_SESSIONS (10,000) sessions into
@@ -38,6 +41,8 @@ sessions=${BENCH_SESSIONS:-10000}
 large=${BENCH_LARGE:-1000000}
 memory_n=${BENCH_MEMORY_N:-100000}
 rounds=${BENCH_ROUNDS:-2}
+per_owner_n=${BENCH_PER_OWNER_N:-$memory_n}
+per_owner_ks=${BENCH_PER_OWNER_KS:-1 10 1000}
 
 for tool in wrk redis-server redis-cli curl go python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (wrk: apt-get install -y wrk)"; exit 1; }
@@ -88,6 +93,18 @@ after=$(used_memory)
 bytes_per_session=$(( (after - before) / memory_n ))
 echo "used_memory $before -> $after: $bytes_per_session bytes per session"
 "$tmp/load" -redis-url "$redis_url" -breakdown | tee "$tmp/breakdown.txt"
+
+echo "== memory by sessions per customer: $per_owner_n sessions for each K in $per_owner_ks, each into project mem-k<K>"
+dbsize() { redis-cli -p "$redis_port" dbsize | tr -d '\r'; }
+printf '%-8s %12s %12s %8s\n' "per-owner" "sessions" "bytes/sess" "keys/sess" >"$tmp/per-owner.txt"
+for k in $per_owner_ks; do
+  m0=$(used_memory); k0=$(dbsize)
+  "$tmp/load" -redis-url "$redis_url" -project "mem-k$k" -n "$per_owner_n" -per-owner "$k" >/dev/null
+  m1=$(used_memory); k1=$(dbsize)
+  awk -v k="$k" -v n="$per_owner_n" -v m0="$m0" -v m1="$m1" -v k0="$k0" -v k1="$k1" \
+    'BEGIN { printf "%-8s %12d %12.0f %8.2f\n", k, n, (m1 - m0) / n, (k1 - k0) / n }' >>"$tmp/per-owner.txt"
+done
+cat "$tmp/per-owner.txt"
 
 echo "== service and floor"
 svc_port=$(free_port)
@@ -220,9 +237,9 @@ rss_kb=$(awk '$1=="VmHWM:"{print $2}' "/proc/$svc_pid/status")
 echo
 echo "== results: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
   "wrk -t$threads -c$connections -d$duration, median of $rounds round(s)"
-python3 - "$tmp/results.txt" "$sessions" "$large" "$bytes_per_session" "$memory_n" "$rss_kb" <<'EOF'
+python3 - "$tmp/results.txt" "$sessions" "$large" "$bytes_per_session" "$memory_n" "$rss_kb" "$tmp/per-owner.txt" <<'EOF'
 import statistics, sys
-path, sessions, large, bps, memory_n, rss_kb = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+path, sessions, large, bps, memory_n, rss_kb, per_owner = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), sys.argv[7]
 runs = {}
 for line in open(path):
     name, rps, p50, p99, bad, scpu, rcpu = line.split()
@@ -254,6 +271,8 @@ if large:
     r = b[1] / a[1]; print(f"page of 50: p50 at {large} / p50 at {sessions} = {r:.3f}  (target <= 1.2: {verdict(r <= 1.2)})")
 print(f"redis memory: {bps} bytes per session (INFO used_memory over {memory_n} sessions; target <= 700: {verdict(bps <= 700)})")
 print(f"service peak RSS (VmHWM): {rss_kb / 1024:.0f} MiB  (target <= 150: {verdict(rss_kb / 1024 <= 150)})")
+print("redis memory and keys by sessions per customer (originOwnerId and accountId shared by K sessions):")
+print("".join("  " + l for l in open(per_owner)), end="")
 if any(v[3] for v in med.values()):
     print("WARNING: some requests failed (non-2xx or socket errors); see the errors column")
 EOF

@@ -59,9 +59,11 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 		recordKey: around(s.k.recordKey(tag, hole), 1), bucketPrefix: s.k.idBucketPrefix(), bucketSize: idBucketSize,
 		tag: tag, record: []string{head, tail}, binaryID: bin,
 		channel: channel, event: event,
-		base: s.k.tenantBase(t), tokenKey: s.k.token(r.TokenHash), tokenTTL: r.Expires - r.Created,
-		tokenPointer: around(tokenPointerText(tag, hole), 1),
-		scores:       scores,
+		base: s.k.tenantBase(t), scores: scores,
+	}
+	if s.tokenPointers {
+		c.tokenKey, c.tokenTTL = s.k.token(r.TokenHash), r.Expires-r.Created
+		c.tokenPointer = around(tokenPointerText(tag, hole), 1)
 	}
 	id, err := c.run(ctx, s.rdb).Int()
 	if err != nil {
@@ -155,12 +157,15 @@ func newRecord(in *model.CreateConnectSessionInput, id int, now time.Time) (*rec
 	return r, secret
 }
 
-// createPointers queues a new session's global pointers: id → tenant, token hash →
-// session (expiring with the session), and the tenant in the retention sweep's set.
+// createPointers queues a new session's global pointers: id → tenant, the tenant in the
+// retention sweep's set and, with Options.TokenPointers, token hash → session (expiring
+// with the session).
 func (s *Store) createPointers(ctx context.Context, p redis.Pipeliner, t model.Tenant, r *record) {
 	tag := tenantTag(t)
 	p.HSet(ctx, s.k.idBucket(r.ID), strconv.Itoa(r.ID), tag)
-	p.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), time.Duration(r.Expires-r.Created)*time.Millisecond)
+	if s.tokenPointers {
+		p.Set(ctx, s.k.token(r.TokenHash), tokenPointer(t, r.ID), time.Duration(r.Expires-r.Created)*time.Millisecond)
+	}
 	p.SAdd(ctx, s.k.tenants(), tag)
 }
 

@@ -32,6 +32,21 @@ func newBackend(rb *redistest.Backend) *backend {
 		store: New(rb.RDB, Options{Prefix: rb.Prefix, Now: c.Now})}
 }
 
+// withTokenPointers is the backend with a store over the same Redis, prefix and clock
+// whose Options.TokenPointers is on: another instance of the same deployment, set up
+// with TOKEN_POINTERS=write (or off).
+func (b *backend) withTokenPointers(on bool) *backend {
+	c := *b
+	c.store = New(b.rdb, Options{Prefix: b.store.k.prefix, Now: b.clock.Now, TokenPointers: on})
+	return &c
+}
+
+// pointerModes are the two settings of Options.TokenPointers, for tests of both.
+var pointerModes = []struct {
+	name string
+	on   bool
+}{{"pointers off", false}, {"pointers written", true}}
+
 // each runs fn on miniredis and on the real Redis at REDIS_URL (or the cluster at
 // REDIS_CLUSTER_ADDRS), which skips when neither is set; see redistest.Each.
 func each(t *testing.T, fn func(t *testing.T, b *backend)) {

@@ -13,7 +13,9 @@ import (
 //	<p>:seq                        global id sequence (INCR)
 //	<p>:ids:<id/128>               hash id → tenant, bucketed to stay compact
 //	<p>:tok:<hash>                 token pointer "<tenant>:<id>", expiring with the session;
-//	                               <hash> is the record's TokenHash (see token.go)
+//	                               <hash> is the record's TokenHash (see token.go); written
+//	                               only with Options.TokenPointers, read only for tokens
+//	                               of the old form (no id in them)
 //	<p>:tenants                    set of tenants holding sessions (for retention sweeps)
 //	<p>:{<tenant>}:s:<id>          the session record
 //	<p>:{<tenant>}:ix:all          creation index: score createdAt (ms), member id (4 bytes BE)

@@ -201,9 +201,9 @@ type createCall struct {
 	record       []string // the encoded record around its id (2 parts)
 	binaryID     bool     // the record writes its id as a uvarint, else in decimal
 	base         string   // tenant base
-	tokenKey     string   // the token pointer's key
+	tokenKey     string   // the token pointer's key ("" = write none, see Options.TokenPointers)
 	tokenTTL     int64    // its lifetime (ms)
-	tokenPointer []string // the token pointer's value around its id (2 parts)
+	tokenPointer []string // the token pointer's value around its id (2 parts; nil without a key)
 	channel      string   // event channel ("" = publish nothing)
 	event        []string // the CREATED event around its two ids (3 parts; nil without a channel)
 	scores       []int64
@@ -224,9 +224,13 @@ func (c *createCall) args() []any {
 	if event == nil {
 		event = []string{"", "", ""}
 	}
+	pointer := c.tokenPointer
+	if pointer == nil {
+		pointer = []string{"", ""}
+	}
 	args := make([]any, 0, 17+len(c.scores))
 	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
-		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, c.tokenPointer[0], c.tokenPointer[1],
+		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, pointer[0], pointer[1],
 		c.channel, event[0], event[1], event[2])
 	for _, sc := range c.scores {
 		args = append(args, sc)

@@ -29,6 +29,13 @@ type Options struct {
 	// one (record_bin.go). Both are always read; set it while instances of a version
 	// that reads only JSON still run against the same Redis.
 	JSONRecords bool
+	// TokenPointers makes the store write a token pointer (keys.token) for each new
+	// session, as versions that authenticate only through it need. Without it, tokens
+	// that carry their session's id are authenticated by id alone; pointers already
+	// written are still moved by updates, removed by revokes and deletes, and used for
+	// tokens of the old form (no id in them). Set it while instances older than
+	// authentication by id still run against the same Redis.
+	TokenPointers bool
 	// PageScanLimit is the work budget of one page call (see lua/page.lua): the most index
 	// entries it examines, across the page, the look-up on the cursor's other side and
 	// the count (default DefaultPageScanLimit; at least MinPageScanLimit).
@@ -80,6 +87,8 @@ type Store struct {
 	sharded bool
 	// jsonRecords: write records as JSON (Options.JSONRecords).
 	jsonRecords bool
+	// tokenPointers: write token pointers for new sessions (Options.TokenPointers).
+	tokenPointers bool
 	// scanLimit is the work budget of one page call (Options.PageScanLimit).
 	scanLimit  int
 	onPageScan func(PageScan)
@@ -117,7 +126,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	opts.PageScanLimit = max(opts.PageScanLimit, MinPageScanLimit)
 	_, sharded := rdb.(*redis.ClusterClient)
 	s := &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
-		jsonRecords: opts.JSONRecords, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb}
+		jsonRecords: opts.JSONRecords, tokenPointers: opts.TokenPointers, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb}
 	if opts.ReadCache != nil {
 		s.cached, s.reads = opts.ReadCache, opts.ReadCache.rdb
 	}

@@ -111,67 +111,77 @@ func TestDefaultsAndIDs(t *testing.T) {
 
 func TestAuthenticate(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
-		ctx := context.Background()
-		in := createIn(demo, "acme")
-		in.ExpiresIn = ptr(120)
-		created, token := mustCreate(t, b, in)
+		for _, mode := range pointerModes {
+			t.Run(mode.name, func(t *testing.T) {
+				b := b.withTokenPointers(mode.on)
+				ctx := context.Background()
+				in := createIn(demo, "acme")
+				in.ExpiresIn = ptr(120)
+				created, token := mustCreate(t, b, in)
 
-		// The token's pointer, keyed by the hash the record keeps, expires with the session.
-		pointer := b.store.k.token(tokenHash(t, token))
-		if b.real {
-			if ttl := b.rdb.TTL(ctx, pointer).Val(); ttl < 115*time.Second || ttl > 120*time.Second {
-				t.Errorf("token TTL: got %v, want about 120s", ttl)
-			}
-		} else if b.rdb.Exists(ctx, pointer).Val() != 1 {
-			t.Errorf("no token pointer")
-		}
-		other, _ := mustCreate(t, b, createIn(demo, "other"))
-		id, _, _, _ := parseToken(token)
-		// The secret is base64url, so it may hold '_' too: the id ends at the first one.
-		_, secret, _ := strings.Cut(strings.TrimPrefix(token, tokenPrefix), "_")
-		flipped := []byte(secret)
-		flipped[5] ^= 1
-		tampered := []string{
-			sessionToken(other.ID, secret),                    // another session's id
-			sessionToken(id, string(flipped)),                 // the random part changed
-			sessionToken(999999, secret),                      // no such session
-			"cst_0" + token[len(tokenPrefix):],                // the id not in canonical form
-			tokenPrefix + strconv.Itoa(id) + "_" + secret[1:], // a short random part
-		}
-		b.clock.Advance(10 * time.Second)
-		first, err := b.store.Authenticate(ctx, token)
-		if err != nil {
-			t.Fatalf("authenticate: %v", err)
-		}
-		if first.ID != created.ID || first.Status != model.ConnectSessionStatusAuthenticated || first.AuthenticatedAt == nil {
-			t.Fatalf("authenticate: got %+v", first)
-		}
-		b.clock.Advance(10 * time.Second)
-		again, err := b.store.Authenticate(ctx, token)
-		if err != nil {
-			t.Fatalf("authenticate again: %v", err)
-		}
-		if !again.AuthenticatedAt.Equal(*first.AuthenticatedAt) {
-			t.Errorf("authenticatedAt moved: %v then %v", first.AuthenticatedAt, again.AuthenticatedAt)
-		}
-		for _, bad := range append([]string{"", "cst_nope", token + "x", strings.ToUpper(token)}, tampered...) {
-			if _, err := b.store.Authenticate(ctx, bad); !errors.Is(err, model.ErrUnauthenticated) {
-				t.Errorf("token %q: got %v, want ErrUnauthenticated", bad, err)
-			}
-		}
-		b.clock.Advance(101 * time.Second)
-		if _, err := b.store.Authenticate(ctx, token); !errors.Is(err, model.ErrUnauthenticated) {
-			t.Errorf("expired token: got %v, want ErrUnauthenticated", err)
-		}
-		got, err := b.store.Get(ctx, demo, created.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status != model.ConnectSessionStatusExpired {
-			t.Errorf("status after expiry: got %s, want EXPIRED", got.Status)
-		}
-		if !b.real && b.rdb.Exists(ctx, pointer).Val() != 0 {
-			t.Errorf("token pointer outlived the expiry")
+				// With pointers written, the token's pointer, keyed by the hash the record
+				// keeps, expires with the session; without, there is none.
+				pointer := b.store.k.token(tokenHash(t, token))
+				if !mode.on {
+					if b.rdb.Exists(ctx, pointer).Val() != 0 {
+						t.Errorf("token pointer written with pointers off")
+					}
+				} else if b.real {
+					if ttl := b.rdb.TTL(ctx, pointer).Val(); ttl < 115*time.Second || ttl > 120*time.Second {
+						t.Errorf("token TTL: got %v, want about 120s", ttl)
+					}
+				} else if b.rdb.Exists(ctx, pointer).Val() != 1 {
+					t.Errorf("no token pointer")
+				}
+				other, _ := mustCreate(t, b, createIn(demo, "other"))
+				id, _, _, _ := parseToken(token)
+				// The secret is base64url, so it may hold '_' too: the id ends at the first one.
+				_, secret, _ := strings.Cut(strings.TrimPrefix(token, tokenPrefix), "_")
+				flipped := []byte(secret)
+				flipped[5] ^= 1
+				tampered := []string{
+					sessionToken(other.ID, secret),                    // another session's id
+					sessionToken(id, string(flipped)),                 // the random part changed
+					sessionToken(999999, secret),                      // no such session
+					"cst_0" + token[len(tokenPrefix):],                // the id not in canonical form
+					tokenPrefix + strconv.Itoa(id) + "_" + secret[1:], // a short random part
+				}
+				b.clock.Advance(10 * time.Second)
+				first, err := b.store.Authenticate(ctx, token)
+				if err != nil {
+					t.Fatalf("authenticate: %v", err)
+				}
+				if first.ID != created.ID || first.Status != model.ConnectSessionStatusAuthenticated || first.AuthenticatedAt == nil {
+					t.Fatalf("authenticate: got %+v", first)
+				}
+				b.clock.Advance(10 * time.Second)
+				again, err := b.store.Authenticate(ctx, token)
+				if err != nil {
+					t.Fatalf("authenticate again: %v", err)
+				}
+				if !again.AuthenticatedAt.Equal(*first.AuthenticatedAt) {
+					t.Errorf("authenticatedAt moved: %v then %v", first.AuthenticatedAt, again.AuthenticatedAt)
+				}
+				for _, bad := range append([]string{"", "cst_nope", token + "x", strings.ToUpper(token)}, tampered...) {
+					if _, err := b.store.Authenticate(ctx, bad); !errors.Is(err, model.ErrUnauthenticated) {
+						t.Errorf("token %q: got %v, want ErrUnauthenticated", bad, err)
+					}
+				}
+				b.clock.Advance(101 * time.Second)
+				if _, err := b.store.Authenticate(ctx, token); !errors.Is(err, model.ErrUnauthenticated) {
+					t.Errorf("expired token: got %v, want ErrUnauthenticated", err)
+				}
+				got, err := b.store.Get(ctx, demo, created.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != model.ConnectSessionStatusExpired {
+					t.Errorf("status after expiry: got %s, want EXPIRED", got.Status)
+				}
+				if !b.real && b.rdb.Exists(ctx, pointer).Val() != 0 {
+					t.Errorf("token pointer outlived the expiry")
+				}
+			})
 		}
 	})
 }

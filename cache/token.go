@@ -16,11 +16,13 @@ import (
 const tokenPrefix = "cst_"
 
 // A token is "cst_<id in base 36>_<secret>", the secret 192 bits from crypto/rand in
-// base64url (32 characters). The record keeps the hash of the secret (TokenHash), and the
-// token pointer (keys.token) is keyed by it and expires with the session: authentication
-// follows the pointer, checks that it names the token's id, and compares the hashes in
-// constant time. Tokens issued before the id was in them are "cst_<secret>"; their
-// record and pointer use the hash of the whole token.
+// base64url (32 characters). The record keeps the hash of the secret (TokenHash):
+// authentication finds the record by the token's id (its id → tenant bucket) and
+// compares the hashes in constant time. Tokens issued before the id was in them are
+// "cst_<secret>"; their record uses the hash of the whole token, and they are found
+// through their token pointer (keys.token), keyed by that hash and expiring with the
+// session. Stores with Options.TokenPointers write such a pointer for every new session,
+// for older versions that authenticate only through it.
 const secretLen = 32
 
 // newSecret returns a fresh token secret and its hash.

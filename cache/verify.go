@@ -49,8 +49,8 @@ type Report struct {
 
 // Verify checks tenants' records against their indexes and pointers: every index entry
 // must have its record, every record its index entries (with the right scores), its id
-// pointer and, while its token is usable, its token pointer; every token pointer must
-// lead to its session. A chunked index must
+// pointer and, with Options.TokenPointers and while its token is usable, its token
+// pointer; every token pointer must lead to its session. A chunked index must
 // be well formed: chunks of at most 128 entries within their directory bounds, every
 // directory member with its chunk and every chunk with its member, and the right count.
 // With only set, one tenant is checked, else every tenant in the registry, plus the
@@ -248,7 +248,9 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 			}
 		}
 		now := s.now()
-		if r.tokenUsable(now) {
+		// Without Options.TokenPointers a session needs no pointer (a token carrying
+		// its id is found by id), and repair creates none.
+		if s.tokenPointers && r.tokenUsable(now) {
 			ptr, err := s.rdb.Get(ctx, s.k.token(r.TokenHash)).Result()
 			if err != nil && err != redis.Nil {
 				return storeErr("verify token pointer", err)

@@ -19,8 +19,11 @@ func kinds(rep *Report) []string {
 	return out
 }
 
+// With pointers written (TOKEN_POINTERS=write), a usable session without its token
+// pointer is an inconsistency, and repair puts the pointer back.
 func TestVerifyFindsAndRepairs(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
+		b = b.withTokenPointers(true)
 		ctx := context.Background()
 		in := createIn(demo, "acme")
 		in.Provider = ptr("hibob")
@@ -75,6 +78,60 @@ func TestVerifyFindsAndRepairs(t *testing.T) {
 		p, err := b.store.List(ctx, demo, model.ListQuery{Filter: &model.ConnectSessionFilter{Provider: ptr("hibob")}, WantCount: true})
 		if err != nil || p.TotalCount != 1 {
 			t.Errorf("repaired provider index: count %d %v", p.TotalCount, err)
+		}
+	})
+}
+
+// With pointers off, a session without a token pointer is consistent and repair creates
+// none; a session of older data that still has its pointer is fine too, and a dangling
+// pointer is still reported as harmless and removed by repair.
+func TestVerifyWithoutTokenPointers(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		fresh, freshToken := mustCreate(t, b, createIn(demo, "acme"))
+		_, oldToken := mustCreate(t, b.withTokenPointers(true), createIn(demo, "globex"))
+		freshPointer := b.store.k.token(tokenHash(t, freshToken))
+		oldPointer := b.store.k.token(tokenHash(t, oldToken))
+		if b.rdb.Exists(ctx, oldPointer).Val() != 1 {
+			t.Fatal("the session created with pointers written has no pointer")
+		}
+
+		rep, err := b.store.Verify(ctx, nil, false)
+		if err != nil || len(rep.Problems) != 0 || rep.Records != 2 {
+			t.Fatalf("sessions with and without pointers: %+v %v, want no problems", rep, err)
+		}
+		rep, err = b.store.Verify(ctx, nil, true)
+		if err != nil || rep.Repaired != 0 {
+			t.Fatalf("repair of a clean store: %+v %v", rep, err)
+		}
+		if b.rdb.Exists(ctx, freshPointer).Val() != 0 {
+			t.Errorf("repair created a token pointer with pointers off")
+		}
+
+		// The same store seen by verify with pointers written misses the fresh one's.
+		rep, err = b.withTokenPointers(true).store.Verify(ctx, nil, false)
+		if got := kinds(rep); err != nil || !slices.Equal(got, []string{"record without token pointer"}) {
+			t.Errorf("with pointers written: %v %v, want the fresh session's missing pointer", got, err)
+		}
+
+		// A pointer to a deleted session: harmless, and repair removes it.
+		b.rdb.Set(ctx, b.store.k.token("nothing-here"), tokenPointer(demo, fresh.ID+1000), 0)
+		rep, err = b.store.Verify(ctx, nil, false)
+		if got := kinds(rep); err != nil || !slices.Equal(got, []string{"token pointer to missing session"}) ||
+			rep.Inconsistencies() != 0 {
+			t.Fatalf("dangling pointer: %v %v, want one harmless leftover", got, err)
+		}
+		rep, err = b.store.Verify(ctx, nil, true)
+		if err != nil || rep.Repaired != 1 {
+			t.Fatalf("repair: %+v %v", rep, err)
+		}
+		if b.rdb.Exists(ctx, b.store.k.token("nothing-here")).Val() != 0 || b.rdb.Exists(ctx, oldPointer).Val() != 1 {
+			t.Errorf("repair must remove the dangling pointer and keep the live one")
+		}
+		for _, tok := range []string{freshToken, oldToken} {
+			if _, err := b.store.Authenticate(ctx, tok); err != nil {
+				t.Errorf("token after verify: %v", err)
+			}
 		}
 	})
 }

@@ -171,29 +171,43 @@ func (s *Store) indexDiff(t model.Tenant, cur, next *record) (leave, join []stri
 
 // Authenticate exchanges a token for its session, setting AuthenticatedAt the first
 // time. An unknown, expired, revoked or malformed token returns model.ErrUnauthenticated.
+//
+// A token names its session's id: the id → tenant bucket gives the record, whose token
+// hash is compared with the hash of the token's secret in constant time, and whose
+// expiry and revocation decide the rest. A token of the old form (no id in it) is found
+// through its token pointer, as long as one exists. Both look-ups go to Redis itself,
+// never through the read cache.
 func (s *Store) Authenticate(ctx context.Context, token string) (*model.ConnectSession, error) {
 	id, hash, legacy, ok := parseToken(token)
 	if !ok {
 		return nil, model.ErrUnauthenticated
 	}
-	// The token's pointer (keyed by the hash the record keeps: of the secret, or of the
-	// whole token for the old form) lives as long as the token may be used, so an
-	// expired or revoked token is refused here without reading the record.
+	var t model.Tenant
 	if legacy {
+		// The record and the pointer keep the hash of the whole token.
 		hash = hashToken(token)
+		ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, model.ErrUnauthenticated
+		}
+		if err != nil {
+			return nil, storeErr("token lookup", err)
+		}
+		if t, id, ok = parseTokenPointer(ptr); !ok {
+			return nil, model.ErrUnauthenticated
+		}
+	} else {
+		tag, err := s.rdb.HGet(ctx, s.k.idBucket(id), strconv.Itoa(id)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, model.ErrUnauthenticated
+		}
+		if err != nil {
+			return nil, storeErr("token lookup", err)
+		}
+		if t, ok = parseTenantTag(tag); !ok {
+			return nil, model.ErrUnauthenticated
+		}
 	}
-	ptr, err := s.rdb.Get(ctx, s.k.token(hash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, model.ErrUnauthenticated
-	}
-	if err != nil {
-		return nil, storeErr("token lookup", err)
-	}
-	t, pid, ok := parseTokenPointer(ptr)
-	if !ok || (!legacy && pid != id) {
-		return nil, model.ErrUnauthenticated
-	}
-	id = pid
 	_, next, err := s.modify(ctx, t, id, eventAuthenticated, func(r *record, now time.Time) (*record, error) {
 		if subtle.ConstantTimeCompare([]byte(r.TokenHash), []byte(hash)) != 1 || !r.tokenUsable(now) {
 			return nil, model.ErrUnauthenticated
@@ -260,14 +274,18 @@ func (s *Store) Update(ctx context.Context, in *model.SessionUpdate) (*model.Con
 		}
 		// The token pointer's lifetime moves first: if the record write then fails, the
 		// pointer outlives the record's expiry, which authentication checks anyway. It
-		// only ever moves (SET XX), never comes back: a pointer that is gone (revoked
-		// meanwhile, or expired by Redis's clock) means the token is dead for good.
+		// only ever moves (SET XX), never comes back. With Options.TokenPointers every
+		// usable session has one, so a pointer that is gone (revoked meanwhile, or
+		// expired by Redis's clock) means the token is dead for good. Without it, a
+		// session may have none; the record, checked above and compared-and-set by the
+		// write, decides alone, and a pointer written earlier (which tokens of the old
+		// form need) keeps following the expiry.
 		ttl := time.Duration(next.Expires-millis(s.now())) * time.Millisecond
 		moved, err := s.rdb.SetXX(ctx, s.k.token(next.TokenHash), tokenPointer(t, next.ID), ttl).Result()
 		if err != nil {
 			return storeErr("token expiry", err)
 		}
-		if !moved {
+		if !moved && s.tokenPointers {
 			return deadTokenError(cur, s.now())
 		}
 		return nil

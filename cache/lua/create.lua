@@ -1,9 +1,10 @@
 -- create.lua is a whole create in one round trip, on a single server only (it builds
 -- the record and id-bucket keys from the new id, which a cluster does not allow across
 -- slots): it takes the next id, writes the id pointer, the token pointer (expiring with
--- the session), the tenant registry entry, the record and its index entries, and
--- publishes the CREATED event, atomically. On a cluster, Create takes three steps
--- instead (id, pointers, tenant script). Go: createCall (create.go).
+-- the session; only with TOKEN_POINTERS=write, for instances that authenticate through
+-- it), the tenant registry entry, the record and its index entries, and publishes the
+-- CREATED event, atomically. On a cluster, Create takes three steps instead (id,
+-- pointers, tenant script). Go: createCall (create.go).
 --
 --   KEYS[1]        id sequence
 --   KEYS[2]        tenant registry (set)
@@ -19,7 +20,7 @@
 --   ARGV[6], [7]   the encoded record around its id
 --   ARGV[8]        how the record writes its id: "b" a uvarint (binary form), else decimal
 --   ARGV[9]        tenant base (every index key starts with it)
---   ARGV[10]       the token pointer's key (keys.token)
+--   ARGV[10]       the token pointer's key (keys.token; "" = write no token pointer)
 --   ARGV[11]       the token pointer's lifetime in milliseconds
 --   ARGV[12], [13] the token pointer's value around its id (tokenPointerText)
 --   ARGV[14]       event channel ("" = none)
@@ -54,7 +55,9 @@ end
 local rid = sid
 if binary_id then rid = uvarint(id) end
 redis.call('HSET', bucket_prefix .. string.format('%d', math.floor(id / bucket_size)), sid, tag)
-redis.call('SET', token_key, pointer_head .. sid .. pointer_tail, 'PX', token_ttl)
+if token_key ~= '' then
+  redis.call('SET', token_key, pointer_head .. sid .. pointer_tail, 'PX', token_ttl)
+end
 redis.call('SADD', tenants_key, tag)
 redis.call('SET', key, record_head .. rid .. record_tail)
 local m = member_of(id)
