@@ -27,6 +27,9 @@ type config struct {
 	RedisClusterAddrs []string
 	RedisKeyPrefix    string
 	SessionRetention  time.Duration
+	// EventRetention and EventLogMaxLength bound each project's event log.
+	EventRetention    time.Duration
+	EventLogMaxLength int
 	RecordFormat      string
 	// TokenPointers: write a token pointer for every new session (cache.Options.TokenPointers).
 	TokenPointers bool
@@ -99,6 +102,8 @@ var settings = []setting{
 	{"REDIS_CLUSTER_ADDRS", "host:port,...", "", "comma-separated host:port seeds of a Redis Cluster; wins over REDIS_URL"},
 	{"REDIS_KEY_PREFIX", "text", cache.DefaultPrefix, "prefix of every key, so deployments can share a Redis"},
 	{"SESSION_RETENTION", "duration", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
+	{"EVENT_RETENTION", "duration", durationText(cache.DefaultEventRetention), "how long a project's event log keeps an event (for resuming subscriptions, connectSessionEventLog and webhook retries)"},
+	{"EVENT_LOG_MAX_LENGTH", "number", itoa(cache.DefaultEventLogMaxLength), "most events a project's event log keeps; older ones are trimmed first"},
 	{"READ_CACHE", "on|off", "on", "keep recently read sessions in process memory, invalidated by Redis (only with REDIS_URL on database 0 and a server that tracks keys; the embedded Redis and a cluster run without)"},
 	{"READ_CACHE_MAX_BYTES", "bytes", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries, as measured in the heap (about 1 KB a session)"},
 	{"READ_CACHE_MAX_STALENESS", "duration", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
@@ -252,6 +257,9 @@ func buildConfig(get func(string) string) (*config, error) {
 		errs = append(errs, fmt.Errorf("SESSION_RETENTION must be a positive duration such as 720h, not %q", get("SESSION_RETENTION")))
 	}
 	c.SessionRetention = d
+	if c.EventRetention, err = time.ParseDuration(get("EVENT_RETENTION")); err != nil || c.EventRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("EVENT_RETENTION must be a duration of at least 1m such as 168h, not %q", get("EVENT_RETENTION")))
+	}
 	positive := func(name string, min int) int {
 		n, err := strconv.Atoi(get(name))
 		if err != nil || n < min {
@@ -272,6 +280,7 @@ func buildConfig(get func(string) string) (*config, error) {
 		KeylessFields:        positive("KEYLESS_FIELD_LIMIT", 1),
 	}
 	c.QueryCacheBytes = int64(positive("QUERY_CACHE_BYTES", 1<<16))
+	c.EventLogMaxLength = positive("EVENT_LOG_MAX_LENGTH", 100)
 	c.AuthenticateRate = positive("AUTHENTICATE_RATE_LIMIT", 0)
 	c.APIKeyRate = positive("API_KEY_RATE_LIMIT", 0)
 	c.APQRegistrations = positive("APQ_REGISTRATIONS_PER_HOUR", 0)

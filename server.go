@@ -343,7 +343,8 @@ func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, 
 	var m *httpapi.Metrics // made below, from the hub; the store reports to it only once serving
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
 		JSONRecords: cfg.RecordFormat == "json", TokenPointers: cfg.TokenPointers, PageScanLimit: cfg.PageScanLimit,
-		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }, ReadCache: reads})
+		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }, ReadCache: reads,
+		EventRetention: cfg.EventRetention, EventLogMaxLength: cfg.EventLogMaxLength})
 	hub := store.NewHub(cache.HubOptions{})
 	apq := store.NewAPQ(cfg.APQTTL, cfg.QueryCacheBytes)
 	apq.LimitRegistrations(cfg.APQRegistrations)
@@ -353,6 +354,7 @@ func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, 
 		reads.AddHook(m.RedisHook())
 		m.WatchReadCache(reads)
 	}
+	m.WatchEventLogs(store)
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,

@@ -51,14 +51,14 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 			panic("cache: JSON record does not start with its id: " + j)
 		}
 		holed := jsonHead[:len(jsonHead)-1] + hole + j[len(jsonHead):]
-		event = around(eventText(eventCreated, hole, millis(now), holed), 2)
+		event = around(eventText(eventCreated, hole, millis(now), holed, model.ActorFrom(ctx)), 2)
 	}
 	join, scores := s.createIndexes(t, r)
 	c := &createCall{
 		seq: s.k.seq(), tenants: s.k.tenants(), indexes: join,
 		recordKey: around(s.k.recordKey(tag, hole), 1), bucketPrefix: s.k.idBucketPrefix(), bucketSize: idBucketSize,
 		tag: tag, record: []string{head, tail}, binaryID: bin,
-		channel: channel, event: event,
+		channel: channel, event: event, log: s.logArgs(t, now),
 		base: s.k.tenantBase(t), scores: scores,
 	}
 	if s.tokenPointers {
@@ -116,7 +116,7 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 
 	join, scores := s.createIndexes(t, r)
 	ok, err := s.apply(ctx, t, id, change{next: s.encode(r), join: join, scores: scores,
-		event: encodeEvent(eventCreated, id, now, r)})
+		event: encodeEvent(eventCreated, id, now, r, model.ActorFrom(ctx)), at: now})
 	if err != nil {
 		return nil, "", err
 	}

@@ -24,7 +24,7 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 				demo := model.Tenant{OrganizationID: demo.OrganizationID, ProjectID: "create-" + strconv.FormatBool(mode.on)}
 				ctx := context.Background()
 				h := startHub(t, b, HubOptions{})
-				events, err := h.Subscribe(t.Context(), demo, nil)
+				events, err := h.Subscribe(t.Context(), demo, "", nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -39,10 +39,11 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 				in.ExpiresIn = ptr(600)
 
 				before := len(dumpKeys(t, b))
-				// The global keys a create may make: the sequence, the tenant registry and
-				// the next id's bucket (the earlier mode made them already).
+				// The keys a create may make besides its own: the sequence, the tenant
+				// registry, the next id's bucket and the tenant's event log (the earlier mode
+				// made them already).
 				next, _ := b.rdb.Get(ctx, b.store.k.seq()).Int()
-				globals := 3 - int(b.rdb.Exists(ctx, b.store.k.seq(), b.store.k.tenants(), b.store.k.idBucket(next+1)).Val())
+				globals := 4 - int(b.rdb.Exists(ctx, b.store.k.seq(), b.store.k.tenants(), b.store.k.idBucket(next+1), b.store.k.eventLog(demo)).Val())
 				type made struct {
 					s   *model.ConnectSession
 					tok string
@@ -121,7 +122,8 @@ func TestScriptedCreateMatchesSteps(t *testing.T) {
 				if !b.rdb.SIsMember(ctx, b.store.k.tenants(), tenantTag(demo)).Val() {
 					t.Errorf("tenant not registered for retention")
 				}
-				// Record (and token pointer) of each, the indexes, the id bucket, registry, sequence.
+				// Record (and token pointer) of each, the indexes, the id bucket, registry,
+				// sequence, event log.
 				perSession := 1
 				if mode.on {
 					perSession = 2

@@ -83,6 +83,11 @@ type subscriber struct {
 	queue chan *model.ConnectSessionEvent
 	// fail carries the reason the subscription ends (nil: a clean end); first one wins.
 	fail chan error
+	// resumable subscribers (those that gave an event id to start after) are never ended
+	// for falling behind: dispatch drops the event and sets behind, and the subscriber
+	// reads what it missed from the tenant's log.
+	resumable bool
+	behind    atomic.Bool
 }
 
 func (s *subscriber) end(err error) {
@@ -117,15 +122,27 @@ func (h *Hub) Active() int64 { return h.active.Load() }
 // Dropped is the number of subscriptions ended because their reader fell behind.
 func (h *Hub) Dropped() int64 { return h.dropped.Load() }
 
-// Subscribe returns the events of tenant t from now on, in write order, until ctx ends,
-// the Hub closes, or the subscription fails; the stream's channel is then closed, and
-// its Err says why it failed (model.ErrSlowSubscriber, an error wrapping
-// model.ErrUnavailable when the event stream broke, or what recheck returned). recheck,
-// when set, runs every HubOptions.Recheck. Every write that completes after Subscribe
-// returns is delivered.
-func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (*model.EventStream, error) {
+// Subscribe returns the events of tenant t, in write order, until ctx ends, the Hub
+// closes, or the subscription fails; the stream's channel is then closed, and its Err
+// says why it failed (model.ErrSlowSubscriber, an error wrapping model.ErrUnavailable
+// when the event stream broke, model.ErrEventsTrimmed, or what recheck returned).
+// recheck, when set, runs every HubOptions.Recheck.
+//
+// With after "", the events are those of writes that complete after Subscribe returns.
+// With an event id, they are every event after it: first read from the tenant's log,
+// then live, with no gap and no duplicate at the seam (the live channel is subscribed
+// before the log is read, and live events the log already gave are skipped by id). Such
+// a subscription is not ended for falling behind: it reads what it missed from the log.
+func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, after string, recheck func(context.Context) error) (*model.EventStream, error) {
+	if after != "" {
+		var err error
+		if after, err = model.ParseEventID(after); err != nil {
+			return nil, err
+		}
+	}
 	name := h.store.k.events(t)
-	sub := &subscriber{queue: make(chan *model.ConnectSessionEvent, h.opts.Buffer), fail: make(chan error, 1)}
+	sub := &subscriber{queue: make(chan *model.ConnectSessionEvent, h.opts.Buffer), fail: make(chan error, 1),
+		resumable: after != ""}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -172,7 +189,7 @@ func (h *Hub) Subscribe(ctx context.Context, t model.Tenant, recheck func(contex
 	out := make(chan *model.ConnectSessionEvent)
 	end := &ending{}
 	h.active.Add(1)
-	go h.forward(ctx, name, sub, out, end, recheck)
+	go h.forward(ctx, t, name, sub, after, out, end, recheck)
 	return &model.EventStream{Events: out, Err: end.get}, nil
 }
 
@@ -194,20 +211,45 @@ func (e *ending) get() error {
 	return e.err
 }
 
+// replayBatch is how many logged events a resuming subscriber reads at a time.
+const replayBatch = 100
+
 // forward moves one subscriber's events to the channel its transport reads, until the
-// subscription ends; it is the only goroutine a subscription adds.
-func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out chan<- *model.ConnectSessionEvent, end *ending, recheck func(context.Context) error) {
+// subscription ends; it is the only goroutine a subscription adds. A resumable one
+// first sends the log's events after `after` in batches, and returns to the log whenever
+// dispatch marks it behind; live events at or before the last one sent are skipped.
+func (h *Hub) forward(ctx context.Context, t model.Tenant, name string, sub *subscriber, after string, out chan<- *model.ConnectSessionEvent, end *ending, recheck func(context.Context) error) {
 	defer h.active.Add(-1)
 	defer close(out)
 	defer h.remove(name, sub)
 	var tick <-chan time.Time
 	if recheck != nil {
-		t := time.NewTicker(h.opts.Recheck)
-		defer t.Stop()
-		tick = t.C
+		tk := time.NewTicker(h.opts.Recheck)
+		defer tk.Stop()
+		tick = tk.C
 	}
 	final := end.set // before the deferred close: a reader that sees the close sees why
+	last := after
+	replaying := sub.resumable
+	var batch []*model.ConnectSessionEvent
 	for {
+		if replaying && len(batch) == 0 {
+			evs, err := h.store.EventLog(ctx, t, last, replayBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					final(err)
+				}
+				return
+			}
+			batch, replaying = evs, len(evs) == replayBatch
+		}
+		// While a batch is being sent, live events wait in the queue.
+		var send chan<- *model.ConnectSessionEvent
+		var next *model.ConnectSessionEvent
+		live := sub.queue
+		if len(batch) > 0 {
+			send, next, live = out, batch[0], nil
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -219,9 +261,20 @@ func (h *Hub) forward(ctx context.Context, name string, sub *subscriber, out cha
 				final(err)
 				return
 			}
-		case ev := <-sub.queue:
+		case send <- next:
+			last, batch = next.EventID, batch[1:]
+		case ev := <-live:
+			if sub.behind.Swap(false) {
+				// Events after this one were dropped; the log has them all, this one too.
+				replaying = true
+				continue
+			}
+			if sub.resumable && !model.EventIDLess(last, ev.EventID) {
+				continue // the log already gave it
+			}
 			select {
 			case out <- ev:
+				last = ev.EventID
 			case <-ctx.Done():
 				return
 			case err := <-sub.fail:
@@ -328,7 +381,7 @@ func (h *Hub) dispatch(ctx context.Context, from *shard, name, payload string) {
 	if ch == nil || ch.shard != from {
 		return
 	}
-	ev, err := h.store.decodeEvent(ch.tenant, payload)
+	ev, err := h.store.decodePublished(ch.tenant, payload)
 	if err != nil {
 		h.store.log.ErrorContext(ctx, "undecodable event", "channel", name, "err", err)
 		return
@@ -342,6 +395,10 @@ func (h *Hub) dispatch(ctx context.Context, from *shard, name, payload string) {
 		select {
 		case sub.queue <- ev:
 		default:
+			if sub.resumable {
+				sub.behind.Store(true)
+				continue
+			}
 			h.dropped.Add(1)
 			delete(h.channels[name].subs, sub)
 			sub.end(fmt.Errorf("cache: %w: more than %d events behind", model.ErrSlowSubscriber, h.opts.Buffer))

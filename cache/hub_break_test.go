@@ -78,7 +78,7 @@ func TestHubConnectionBreak(t *testing.T) {
 	other := model.Tenant{OrganizationID: 7, ProjectID: "other"}
 	chans := map[model.Tenant]*model.EventStream{}
 	for _, tn := range []model.Tenant{demo, other} {
-		ch, err := h.Subscribe(t.Context(), tn, nil)
+		ch, err := h.Subscribe(t.Context(), tn, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestHubConnectionBreak(t *testing.T) {
 	var ch *model.EventStream
 	for {
 		var err error
-		if ch, err = h.Subscribe(t.Context(), demo, nil); err == nil {
+		if ch, err = h.Subscribe(t.Context(), demo, "", nil); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

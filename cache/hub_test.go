@@ -61,11 +61,11 @@ func TestHubDeliversInWriteOrder(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		h := startHub(t, b, HubOptions{})
 		ctx := t.Context()
-		ch, err := h.Subscribe(ctx, demo, nil)
+		ch, err := h.Subscribe(ctx, demo, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := h.Subscribe(ctx, model.Tenant{OrganizationID: 1, ProjectID: "other"}, nil)
+		other, err := h.Subscribe(ctx, model.Tenant{OrganizationID: 1, ProjectID: "other"}, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,11 +99,11 @@ func TestHubSlowSubscriberDoesNotHoldOthers(t *testing.T) {
 		const buffer = 32
 		h := startHub(t, b, HubOptions{Buffer: buffer})
 		ctx := t.Context()
-		slow, err := h.Subscribe(ctx, demo, nil) // never read until the end
+		slow, err := h.Subscribe(ctx, demo, "", nil) // never read until the end
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := h.Subscribe(ctx, demo, nil)
+		fast, err := h.Subscribe(ctx, demo, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestHubLeaksNothing(t *testing.T) {
 		}
 		// One subscription first, so the pub/sub connection exists in the baseline.
 		warm, cancelWarm := context.WithCancel(t.Context())
-		if _, err := h.Subscribe(warm, demo, nil); err != nil {
+		if _, err := h.Subscribe(warm, demo, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		cancelWarm()
@@ -192,7 +192,7 @@ func TestHubLeaksNothing(t *testing.T) {
 		for i := range 1000 {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancels = append(cancels, cancel)
-			if _, err := h.Subscribe(ctx, tenants[i%len(tenants)], func(context.Context) error { return nil }); err != nil {
+			if _, err := h.Subscribe(ctx, tenants[i%len(tenants)], "", func(context.Context) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -240,7 +240,7 @@ func TestHubEndsSubscriptionsWhenRecheckFails(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		h := startHub(t, b, HubOptions{Recheck: 10 * time.Millisecond})
 		revoked := make(chan struct{})
-		ch, err := h.Subscribe(t.Context(), demo, func(context.Context) error {
+		ch, err := h.Subscribe(t.Context(), demo, "", func(context.Context) error {
 			select {
 			case <-revoked:
 				return model.ErrUnauthenticated
@@ -264,7 +264,7 @@ func TestHubEndsSubscriptionsWhenRecheckFails(t *testing.T) {
 func TestHubCloseCompletesSubscriptions(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		h := startHub(t, b, HubOptions{})
-		ch, err := h.Subscribe(t.Context(), demo, nil)
+		ch, err := h.Subscribe(t.Context(), demo, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +279,7 @@ func TestHubCloseCompletesSubscriptions(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("subscription not closed")
 		}
-		if _, err := h.Subscribe(t.Context(), demo, nil); !errors.Is(err, model.ErrUnavailable) {
+		if _, err := h.Subscribe(t.Context(), demo, "", nil); !errors.Is(err, model.ErrUnavailable) {
 			t.Errorf("subscribe after close: got %v, want ErrUnavailable", err)
 		}
 	})

@@ -26,6 +26,9 @@ import (
 //	<p>:{<tenant>}:ixn             hash: <suffix> → entry count of each chunked index, and
 //	                               #<suffix> → its chunk number sequence
 //	<p>:{<tenant>}:ev              the tenant's event channel
+//	<p>:{<tenant>}:log             the tenant's event log: a stream, one entry per change
+//	                               (field e: the event message, see events.go), trimmed
+//	                               by age and length (eventlog.go)
 //
 // Besides these, API keys (apikeys.go), persisted queries (<p>:apq:<hash>, apq.go) and
 // the rate limiters' counters ("rate:<p>:...", ratelimit.go, keylimit.go, apq.go) are
@@ -167,6 +170,7 @@ func (k keys) recordPrefix(t model.Tenant) string { return k.recordKey(tenantTag
 func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix:all" }
 func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
+func (k keys) eventLog(t model.Tenant) string     { return k.tenantBase(t) + "log" }
 
 // guard is a key of the tenant that is never written. Scripts that reach keys they do
 // not declare (index chunks, directories, records of a page) declare it last: while the

@@ -119,7 +119,7 @@ func testSlotMigration(t *testing.T, sessions int) {
 	hubDone := make(chan struct{})
 	go func() { hub.Run(hubCtx); close(hubDone) }()
 	t.Cleanup(func() { _ = hub.Close(); stopHub(); <-hubDone })
-	events, err := hub.Subscribe(ctx, ten, nil)
+	events, err := hub.Subscribe(ctx, ten, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func testSlotMigration(t *testing.T, sessions int) {
 	// reloaded, which that reply itself starts: clients subscribe again.
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		if events, err = hub.Subscribe(ctx, ten, nil); err == nil {
+		if events, err = hub.Subscribe(ctx, ten, "", nil); err == nil {
 			break
 		}
 		if !errors.Is(err, model.ErrUnavailable) || time.Now().After(deadline) {

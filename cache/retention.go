@@ -14,11 +14,12 @@ var errRetained = errors.New("cache: session still retained")
 
 // Sweep removes, across all tenants, sessions whose expiry lies more than the retention
 // period in the past, with their index entries and pointers. It removes at most batch
-// sessions per tenant per call and returns how many it removed. Removal publishes no
-// event: it is housekeeping, not a client's write.
+// sessions per tenant per call and returns how many it removed. Each removal is a
+// DELETED event without an actor (the service's housekeeping, not a client's write).
 func (s *Store) Sweep(ctx context.Context, batch int) (int, error) {
 	cutoff := millis(s.now().Add(-s.retention))
 	removed := 0
+	var logged int64 // events left in the logs of the tenants visited
 	var cursor uint64
 	for {
 		tags, next, err := s.rdb.SScan(ctx, s.k.tenants(), cursor, "", 100).Result()
@@ -35,9 +36,15 @@ func (s *Store) Sweep(ctx context.Context, batch int) (int, error) {
 			if err != nil {
 				return removed, err
 			}
+			l, err := s.trimLog(ctx, t)
+			if err != nil {
+				return removed, err
+			}
+			logged += l
 		}
 		cursor = next
 		if cursor == 0 {
+			s.loggedEvents.Store(logged)
 			return removed, nil
 		}
 	}
@@ -55,7 +62,7 @@ func (s *Store) sweepTenant(ctx context.Context, t model.Tenant, cutoff int64, b
 		if id < 0 {
 			continue
 		}
-		_, err := s.remove(ctx, t, id, "", func(r *record, now time.Time) error {
+		_, err := s.remove(ctx, t, id, eventDeleted, func(r *record, now time.Time) error {
 			if r.Expires >= millis(now.Add(-s.retention)) {
 				return errRetained
 			}

@@ -113,7 +113,17 @@ type writeCall struct {
 	event       string   // event message
 	publish     string   // PUBLISH, or SPUBLISH on a cluster
 	base        string   // tenant base
+	log         logArgs  // where the event is appended
 	scores      []int64  // one per index of leave, then of join
+}
+
+// logArgs are the arguments of lib.lua's log_event: the tenant's event log, the oldest
+// id it keeps, the most entries it keeps, and the write's time (ms), which the event's
+// id starts with.
+type logArgs struct {
+	key, minID string
+	max        int
+	at         int64
 }
 
 func (c *writeCall) keys() []string {
@@ -125,8 +135,9 @@ func (c *writeCall) keys() []string {
 }
 
 func (c *writeCall) args() []any {
-	args := make([]any, 0, 8+len(c.scores))
-	args = append(args, c.expected, c.next, c.member, len(c.leave), c.channel, c.event, c.publish, c.base)
+	args := make([]any, 0, 12+len(c.scores))
+	args = append(args, c.expected, c.next, c.member, len(c.leave), c.channel, c.event, c.publish, c.base,
+		c.log.key, c.log.minID, c.log.max, c.log.at)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}
@@ -206,6 +217,7 @@ type createCall struct {
 	tokenPointer []string // the token pointer's value around its id (2 parts; nil without a key)
 	channel      string   // event channel ("" = publish nothing)
 	event        []string // the CREATED event around its two ids (3 parts; nil without a channel)
+	log          logArgs  // where the event is appended
 	scores       []int64
 }
 
@@ -228,10 +240,10 @@ func (c *createCall) args() []any {
 	if pointer == nil {
 		pointer = []string{"", ""}
 	}
-	args := make([]any, 0, 17+len(c.scores))
+	args := make([]any, 0, 21+len(c.scores))
 	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
 		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, pointer[0], pointer[1],
-		c.channel, event[0], event[1], event[2])
+		c.channel, event[0], event[1], event[2], c.log.key, c.log.minID, c.log.max, c.log.at)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,11 @@ type Options struct {
 	// ReadCache, when set, serves Get and GetMany from process memory where it can (see
 	// ReadCache); it must reach the same Redis as the store's client.
 	ReadCache *ReadCache
+	// EventRetention is how long a tenant's event log keeps an event (default
+	// DefaultEventRetention); EventLogMaxLength the most events it keeps (default
+	// DefaultEventLogMaxLength). See eventlog.go.
+	EventRetention    time.Duration
+	EventLogMaxLength int
 }
 
 // PageScan is what one page call spent of its work budget.
@@ -92,6 +98,11 @@ type Store struct {
 	// scanLimit is the work budget of one page call (Options.PageScanLimit).
 	scanLimit  int
 	onPageScan func(PageScan)
+	// eventRetention and eventLogMax bound each tenant's event log; loggedEvents is
+	// how many events the logs held at the end of the last whole sweep (-1: none yet).
+	eventRetention time.Duration
+	eventLogMax    int
+	loggedEvents   atomic.Int64
 	// cached is the read cache (nil without one); reads is the client Get and GetMany
 	// use: the read cache's, or rdb.
 	cached *ReadCache
@@ -124,12 +135,20 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		opts.PageScanLimit = DefaultPageScanLimit
 	}
 	opts.PageScanLimit = max(opts.PageScanLimit, MinPageScanLimit)
+	if opts.EventRetention <= 0 {
+		opts.EventRetention = DefaultEventRetention
+	}
+	if opts.EventLogMaxLength <= 0 {
+		opts.EventLogMaxLength = DefaultEventLogMaxLength
+	}
 	_, sharded := rdb.(*redis.ClusterClient)
 	s := &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
-		jsonRecords: opts.JSONRecords, tokenPointers: opts.TokenPointers, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb}
+		jsonRecords: opts.JSONRecords, tokenPointers: opts.TokenPointers, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb,
+		eventRetention: opts.EventRetention, eventLogMax: opts.EventLogMaxLength}
 	if opts.ReadCache != nil {
 		s.cached, s.reads = opts.ReadCache, opts.ReadCache.rdb
 	}
+	s.loggedEvents.Store(-1)
 	return s
 }
 

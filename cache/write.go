@@ -52,6 +52,7 @@ type change struct {
 	leave, join []string // the indexes the record leaves and joins
 	scores      []int64  // one per index of leave, then of join
 	event       string   // the event message ("" = none)
+	at          time.Time
 }
 
 // writeCall lays out a change of record id for lua/write.lua.
@@ -68,7 +69,7 @@ func (s *Store) writeCall(t model.Tenant, id int, ch change) *writeCall {
 		record: s.k.record(t, id), leave: ch.leave, join: ch.join, guard: s.k.guard(t),
 		expected: ch.expected, next: ch.next, member: member(id),
 		channel: channel, event: ch.event, publish: publish,
-		base: s.k.tenantBase(t), scores: ch.scores,
+		base: s.k.tenantBase(t), log: s.logArgs(t, ch.at), scores: ch.scores,
 	}
 }
 
@@ -82,6 +83,7 @@ type mutation func(cur *record, now time.Time) (*record, error)
 // model.ErrNotFound when the record does not exist.
 func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string, fn mutation, before func(cur, next *record) error) (cur, next *record, err error) {
 	key := s.k.record(t, id)
+	actor := model.ActorFrom(ctx)
 	for range maxWriteAttempts {
 		raw, err := s.rdb.Get(ctx, key).Result()
 		if errors.Is(err, redis.Nil) {
@@ -112,10 +114,10 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 		}
 		msg := ""
 		if event != "" {
-			msg = encodeEvent(event, id, now, next)
+			msg = encodeEvent(event, id, now, next, actor)
 		}
 		ok, err := s.apply(ctx, t, id, change{expected: raw, next: encoded, leave: leave, join: join,
-			scores: scores, event: msg})
+			scores: scores, event: msg, at: now})
 		if err != nil {
 			return nil, nil, err
 		}

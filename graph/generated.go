@@ -76,7 +76,9 @@ type ComplexityRoot struct {
 	}
 
 	ConnectSessionEvent struct {
+		ActorKeyID     func(childComplexity int) int
 		ConnectSession func(childComplexity int) int
+		EventID        func(childComplexity int) int
 		ID             func(childComplexity int) int
 		OccurredAt     func(childComplexity int) int
 		Type           func(childComplexity int) int
@@ -113,14 +115,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		ConnectSession     func(childComplexity int, organizationID int, projectID string, id int) int
-		ConnectSessions    func(childComplexity int, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) int
-		__resolve__service func(childComplexity int) int
-		__resolve_entities func(childComplexity int, representations []map[string]any) int
+		ConnectSession         func(childComplexity int, organizationID int, projectID string, id int) int
+		ConnectSessionEventLog func(childComplexity int, organizationID int, projectID string, after *string, first *int) int
+		ConnectSessions        func(childComplexity int, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) int
+		__resolve__service     func(childComplexity int) int
+		__resolve_entities     func(childComplexity int, representations []map[string]any) int
 	}
 
 	Subscription struct {
-		ConnectSessionEvents func(childComplexity int, organizationID int, projectID string) int
+		ConnectSessionEvents func(childComplexity int, organizationID int, projectID string, after *string) int
 	}
 
 	_Service struct {
@@ -145,9 +148,10 @@ type MutationResolver interface {
 type QueryResolver interface {
 	ConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error)
 	ConnectSessions(ctx context.Context, organizationID int, projectID string, filter *model.ConnectSessionFilter, orderBy *model.ConnectSessionOrder, first *int, after *string, last *int, before *string) (*model.Page, error)
+	ConnectSessionEventLog(ctx context.Context, organizationID int, projectID string, after *string, first *int) ([]*model.ConnectSessionEvent, error)
 }
 type SubscriptionResolver interface {
-	ConnectSessionEvents(ctx context.Context, organizationID int, projectID string) (<-chan *model.ConnectSessionEvent, error)
+	ConnectSessionEvents(ctx context.Context, organizationID int, projectID string, after *string) (<-chan *model.ConnectSessionEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -321,12 +325,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConnectSessionEdge.Node(childComplexity), true
 
+	case "ConnectSessionEvent.actorKeyId":
+		if e.ComplexityRoot.ConnectSessionEvent.ActorKeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.ActorKeyID(childComplexity), true
 	case "ConnectSessionEvent.connectSession":
 		if e.ComplexityRoot.ConnectSessionEvent.ConnectSession == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ConnectSessionEvent.ConnectSession(childComplexity), true
+	case "ConnectSessionEvent.eventId":
+		if e.ComplexityRoot.ConnectSessionEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectSessionEvent.EventID(childComplexity), true
 	case "ConnectSessionEvent.id":
 		if e.ComplexityRoot.ConnectSessionEvent.ID == nil {
 			break
@@ -482,6 +498,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ConnectSession(childComplexity, args["organizationId"].(int), args["projectId"].(string), args["id"].(int)), true
+	case "Query.connectSessionEventLog":
+		if e.ComplexityRoot.Query.ConnectSessionEventLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_connectSessionEventLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ConnectSessionEventLog(childComplexity, args["organizationId"].(int), args["projectId"].(string), args["after"].(*string), args["first"].(*int)), true
 	case "Query.connectSessions":
 		if e.ComplexityRoot.Query.ConnectSessions == nil {
 			break
@@ -522,7 +549,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ConnectSessionEvents(childComplexity, args["organizationId"].(int), args["projectId"].(string)), true
+		return e.ComplexityRoot.Subscription.ConnectSessionEvents(childComplexity, args["organizationId"].(int), args["projectId"].(string), args["after"].(*string)), true
 
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
@@ -885,6 +912,24 @@ type Query {
     "Return only sessions before this cursor."
     before: String
   ): ConnectSessionConnection!
+
+  """
+  The organization's project's event log, oldest first: the events after ` + "`" + `after` + "`" + ` (from the
+  oldest kept when omitted), at most ` + "`" + `first` + "`" + ` of them (default 50, at most 100). For clients
+  that poll: pass the last ` + "`" + `eventId` + "`" + ` received as ` + "`" + `after` + "`" + ` next time. The log keeps
+  ` + "`" + `EVENT_RETENTION` + "`" + ` (7 days by default) and at most ` + "`" + `EVENT_LOG_MAX_LENGTH` + "`" + ` events; an
+  ` + "`" + `after` + "`" + ` it no longer holds is refused with ` + "`" + `EVENTS_TRIMMED` + "`" + `.
+  """
+  connectSessionEventLog(
+    "The organization that owns the sessions."
+    organizationId: Int!
+    "The project that owns the sessions."
+    projectId: String!
+    "Return only events after this one (an ` + "`" + `eventId` + "`" + `)."
+    after: ID
+    "How many events to return (default 50, at most 100)."
+    first: Int = 50
+  ): [ConnectSessionEvent!]!
 }
 
 "What a new session should offer and for whom."
@@ -1034,8 +1079,17 @@ enum ConnectSessionEventType {
   DELETED
 }
 
-"One change to a session, delivered to subscribers of its organization and project."
+"""
+One change to a session, as its organization's project's event log keeps it: delivered to
+subscribers, paged by ` + "`" + `connectSessionEventLog` + "`" + `, and sent to webhook endpoints.
+"""
 type ConnectSessionEvent {
+  """
+  The event's place in the project's event log: ids are ordered within the organization's
+  project (compare them as ` + "`" + `<milliseconds>-<sequence>` + "`" + `, not as strings). Pass the last one
+  received as ` + "`" + `after` + "`" + ` to resume without missing or repeating an event.
+  """
+  eventId: ID!
   "What happened."
   type: ConnectSessionEventType!
   "The id of the session it happened to."
@@ -1044,21 +1098,36 @@ type ConnectSessionEvent {
   connectSession: ConnectSession
   "When the change was written."
   occurredAt: DateTime!
+  """
+  The id of the API key that made the change (` + "`" + `ck_<id>_...` + "`" + `'s id part); null for a change
+  made with a session token (authenticate) or by the service (removal after retention).
+  """
+  actorKeyId: String
 }
 
 type Subscription {
   """
   Every create, update, authenticate, revoke and delete of the organization's project's
-  sessions, in the order they were written, from the moment of subscribing. Needs a ` + "`" + `read` + "`" + `
-  or ` + "`" + `write` + "`" + ` key for the organization and project, sent in the ` + "`" + `connection_init` + "`" + ` payload
-  (` + "`" + `{"Authorization": "Bearer <key>"}` + "`" + `) or the upgrade request's header. A subscriber that
-  falls too far behind is ended with a ` + "`" + `SLOW_SUBSCRIBER` + "`" + ` error and should subscribe again.
+  sessions (and removal after retention), in the order they were written. Without ` + "`" + `after` + "`" + `,
+  from the moment of subscribing; with ` + "`" + `after` + "`" + `, every event after that one from the event
+  log, then live, with no gap and no duplicate between the two. Needs a ` + "`" + `read` + "`" + ` or ` + "`" + `write` + "`" + `
+  key for the organization and project, sent in the ` + "`" + `connection_init` + "`" + ` payload
+  (` + "`" + `{"Authorization": "Bearer <key>"}` + "`" + `) or the upgrade request's header. A subscriber
+  without ` + "`" + `after` + "`" + ` that falls too far behind is ended with ` + "`" + `SLOW_SUBSCRIBER` + "`" + `; one with
+  ` + "`" + `after` + "`" + ` catches up from the log instead. After any end (` + "`" + `SLOW_SUBSCRIBER` + "`" + `,
+  ` + "`" + `UNAVAILABLE` + "`" + `, a dropped connection) subscribe again with ` + "`" + `after` + "`" + ` set to the last
+  ` + "`" + `eventId` + "`" + ` received; ` + "`" + `EVENTS_TRIMMED` + "`" + ` means the log no longer holds what followed it.
   """
   connectSessionEvents(
     "The organization that owns the sessions."
     organizationId: Int!
     "The project that owns the sessions."
     projectId: String!
+    """
+    Resume after this event (an ` + "`" + `eventId` + "`" + ` received earlier): its successors are replayed
+    from the event log first. Omitted: only events written from now on.
+    """
+    after: ID
   ): ConnectSessionEvent!
 }
 `, BuiltIn: false},
@@ -1213,6 +1282,8 @@ func (ec *executionContext) childFields_ConnectSessionEdge(ctx context.Context, 
 
 func (ec *executionContext) childFields_ConnectSessionEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "eventId":
+		return ec.fieldContext_ConnectSessionEvent_eventId(ctx, field)
 	case "type":
 		return ec.fieldContext_ConnectSessionEvent_type(ctx, field)
 	case "id":
@@ -1221,6 +1292,8 @@ func (ec *executionContext) childFields_ConnectSessionEvent(ctx context.Context,
 		return ec.fieldContext_ConnectSessionEvent_connectSession(ctx, field)
 	case "occurredAt":
 		return ec.fieldContext_ConnectSessionEvent_occurredAt(ctx, field)
+	case "actorKeyId":
+		return ec.fieldContext_ConnectSessionEvent_actorKeyId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConnectSessionEvent", field.Name)
 }
@@ -1529,6 +1602,44 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_connectSessionEventLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_connectSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1648,6 +1759,14 @@ func (ec *executionContext) field_Subscription_connectSessionEvents_args(ctx con
 		return nil, err
 	}
 	args["projectId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -2336,6 +2455,29 @@ func (ec *executionContext) fieldContext_ConnectSessionEdge_node(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _ConnectSessionEvent_eventId(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "ID")
+}
+
 func (ec *executionContext) _ConnectSessionEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2435,6 +2577,29 @@ func (ec *executionContext) _ConnectSessionEvent_occurredAt(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_ConnectSessionEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ConnectSessionEvent_actorKeyId(ctx context.Context, field graphql.CollectedField, obj *model.ConnectSessionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectSessionEvent_actorKeyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorKeyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectSessionEvent_actorKeyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectSessionEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _CreateConnectSessionPayload_connectSession(ctx context.Context, field graphql.CollectedField, obj *CreateConnectSessionPayload) (ret graphql.Marshaler) {
@@ -3005,6 +3170,50 @@ func (ec *executionContext) fieldContext_Query_connectSessions(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_connectSessionEventLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_connectSessionEventLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ConnectSessionEventLog(ctx, fc.Args["organizationId"].(int), fc.Args["projectId"].(string), fc.Args["after"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConnectSessionEvent) graphql.Marshaler {
+			return ec.marshalNConnectSessionEvent2ᚕᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_connectSessionEventLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectSessionEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_connectSessionEventLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3167,7 +3376,7 @@ func (ec *executionContext) _Subscription_connectSessionEvents(ctx context.Conte
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ConnectSessionEvents(ctx, fc.Args["organizationId"].(int), fc.Args["projectId"].(string))
+			return ec.Resolvers.Subscription().ConnectSessionEvents(ctx, fc.Args["organizationId"].(int), fc.Args["projectId"].(string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectSessionEvent) graphql.Marshaler {
@@ -4961,6 +5170,11 @@ func (ec *executionContext) _ConnectSessionEvent(ctx context.Context, sel ast.Se
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConnectSessionEvent")
+		case "eventId":
+			out.Values[i] = ec._ConnectSessionEvent_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "type":
 			out.Values[i] = ec._ConnectSessionEvent_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -4979,6 +5193,11 @@ func (ec *executionContext) _ConnectSessionEvent(ctx context.Context, sel ast.Se
 		case "occurredAt":
 			out.Values[i] = ec._ConnectSessionEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorKeyId":
+			out.Values[i] = ec._ConnectSessionEvent_actorKeyId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5270,6 +5489,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_connectSessions(ctx, field)
+				})
+		case "connectSessionEventLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_connectSessionEventLog(ctx, field)
 				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -5823,6 +6048,22 @@ func (ec *executionContext) marshalNConnectSessionEdge2ᚖconnectsessionᚋgraph
 	return ec._ConnectSessionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNConnectSessionEvent2ᚕᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConnectSessionEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectSessionEvent2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNConnectSessionEvent2ᚖconnectsessionᚋgraphᚋmodelᚐConnectSessionEvent(ctx context.Context, sel ast.SelectionSet, v *model.ConnectSessionEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConnectSessionEvent!")
@@ -5922,6 +6163,20 @@ func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast
 	res := graphql.MarshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "FieldSet!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalID(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalID(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
 }
@@ -6511,6 +6766,24 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	_ = sel
 	_ = ctx
 	res := scalars.MarshalDateTime(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
 	return res
 }
 

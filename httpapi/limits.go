@@ -21,7 +21,7 @@ import (
 type Limits struct {
 	// Complexity is the most an operation may cost: every field costs 1, a list's
 	// fields count once per item it can hold (connectSessions: first or last, else 20;
-	// _entities: its representations; introspection lists: as many as the schema has),
+	// connectSessionEventLog: first, else 50; _entities: its representations; introspection lists: as many as the schema has),
 	// metadata costs MetadataPrice, and a page whose filter combines two or more
 	// equality fields costs CombinedFilterPrice more.
 	Complexity int
@@ -95,13 +95,20 @@ func complexityRoot() graph.ComplexityRoot {
 		}
 		return cost
 	}
+	c.Query.ConnectSessionEventLog = func(child int, _ int, _ string, _ *string, first *int) int {
+		n := 50 // the schema's default
+		if first != nil && *first >= 0 {
+			n = *first
+		}
+		return 1 + max(n, 1)*child
+	}
 	return c
 }
 
 // pricedByArguments are the fields whose price reads their arguments (complexityRoot's
 // functions and pricing's own); TestPricedByArgumentsMatchesComplexity keeps the list in
 // step with complexityRoot.
-var pricedByArguments = map[string]bool{"Query.connectSessions": true, "Query._entities": true}
+var pricedByArguments = map[string]bool{"Query.connectSessions": true, "Query.connectSessionEventLog": true, "Query._entities": true}
 
 // pricing is the schema as the complexity walk sees it: gqlgen's generated prices, plus
 // those that generated code cannot take (_entities, whose price function is not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -136,6 +137,21 @@ func (m *Metrics) WatchReadCache(c *cache.ReadCache) {
 			Name: "connectsession_read_cache_bytes", Help: "Estimated memory of the replies held by the read cache (READ_CACHE_MAX_BYTES bounds it).",
 		}, stat(func(s cache.ReadCacheStats) float64 { return float64(s.Bytes) })),
 	)
+}
+
+// WatchEventLogs publishes how many events the projects' event logs hold, as the
+// retention sweep this instance last finished counted them (absent before one finished:
+// only the instance holding the sweep's lock counts).
+func (m *Metrics) WatchEventLogs(s *cache.Store) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "connectsession_event_log_events",
+		Help: "Events held in all projects' event logs, counted by this instance's last retention sweep (NaN until it finished one).",
+	}, func() float64 {
+		if n, ok := s.LoggedEvents(); ok {
+			return float64(n)
+		}
+		return math.NaN()
+	}))
 }
 
 // WatchStreams publishes the stream gate's figures.

@@ -24,6 +24,7 @@ const (
 	CodeBadRequest      = "BAD_REQUEST"
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
+	CodeEventsTrimmed   = "EVENTS_TRIMMED"
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 	// CodeCanceled marks the errors of a request whose client went away before it was
@@ -46,7 +47,8 @@ var errorKinds = []struct {
 	{model.ErrNotFound, CodeNotFound, "connect session not found"},
 	{model.ErrUnavailable, CodeUnavailable, "the session store is unavailable; try again shortly"},
 	{model.ErrConflict, CodeUnavailable, "the session changed concurrently too often; try again"},
-	{model.ErrSlowSubscriber, CodeSlowSubscriber, "events arrived faster than this subscriber read them, so the subscription was ended; subscribe again"},
+	{model.ErrSlowSubscriber, CodeSlowSubscriber, "events arrived faster than this subscriber read them, so the subscription was ended; subscribe again with after set to the last eventId received"},
+	{model.ErrEventsTrimmed, CodeEventsTrimmed, "the events after this eventId are no longer in the event log (it keeps EVENT_RETENTION and at most EVENT_LOG_MAX_LENGTH events); refetch the sessions, then subscribe without after"},
 }
 
 // ErrorPresenter returns the one place where errors become GraphQL errors: domain errors

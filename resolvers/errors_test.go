@@ -106,6 +106,10 @@ func (f failingStore) GetMany(context.Context, []int) ([]*model.ConnectSession, 
 	return nil, f.err
 }
 
+func (f failingStore) EventLog(context.Context, model.Tenant, string, int) ([]*model.ConnectSessionEvent, error) {
+	return nil, f.err
+}
+
 var _ resolvers.Store = failingStore{}
 
 // everyOperation calls each operation once with valid arguments.

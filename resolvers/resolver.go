@@ -6,6 +6,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"time"
 
@@ -25,12 +26,52 @@ type Store interface {
 	// GetMany returns sessions by id whatever their tenant, in input order, nil where
 	// there is none; the caller checks each tenant.
 	GetMany(ctx context.Context, ids []int) ([]*model.ConnectSession, error)
+	// EventLog returns a tenant's events after an event id ("" = from the oldest kept),
+	// oldest first, at most first.
+	EventLog(ctx context.Context, t model.Tenant, after string, first int) ([]*model.ConnectSessionEvent, error)
 }
 
-// Events is what the subscription needs: a tenant's events from now on, ended when ctx
-// ends or recheck returns an error (the stream's Err then says why it failed).
+// MaxEventLogPage is the most events connectSessionEventLog returns at once.
+const MaxEventLogPage = 100
+
+// Events is what the subscription needs: a tenant's events from now on (after "") or
+// after an event id, ended when ctx ends or recheck returns an error (the stream's Err
+// then says why it failed).
 type Events interface {
-	Subscribe(ctx context.Context, t model.Tenant, recheck func(context.Context) error) (*model.EventStream, error)
+	Subscribe(ctx context.Context, t model.Tenant, after string, recheck func(context.Context) error) (*model.EventStream, error)
+}
+
+// eventID checks an optional event id argument ("" when absent).
+func eventID(field string, id *string) (string, error) {
+	if id == nil {
+		return "", nil
+	}
+	canonical, err := model.ParseEventID(*id)
+	if err != nil {
+		var in *model.InputError
+		if errors.As(err, &in) {
+			in.Field = field
+		}
+		return "", err
+	}
+	return canonical, nil
+}
+
+// caller is what an Authorizer may also offer: the verified key behind a request, whose
+// id the store records as a write's actor.
+type caller interface {
+	Caller(ctx context.Context) (*model.APIKey, error)
+}
+
+// acting returns ctx carrying the caller's API key id (model.WithActor) when the
+// Authorizer can tell it, for the event the write appends (actorKeyId).
+func (r *Resolver) acting(ctx context.Context) context.Context {
+	if c, ok := r.Auth.(caller); ok {
+		if key, err := c.Caller(ctx); err == nil && key != nil {
+			return model.WithActor(ctx, key.ID)
+		}
+	}
+	return ctx
 }
 
 // errBadToken refuses every token authenticateConnectSession cannot exchange, with one

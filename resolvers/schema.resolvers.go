@@ -10,6 +10,7 @@ import (
 	"connectsession/graph/model"
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -22,7 +23,7 @@ func (r *mutationResolver) CreateConnectSession(ctx context.Context, input model
 	if err := input.Validate(); err != nil {
 		return nil, err
 	}
-	s, token, err := r.Store.Create(ctx, &input)
+	s, token, err := r.Store.Create(r.acting(ctx), &input)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func (r *mutationResolver) UpdateConnectSession(ctx context.Context, input graph
 	if err := update.Validate(); err != nil {
 		return nil, err
 	}
-	return r.Store.Update(ctx, update)
+	return r.Store.Update(r.acting(ctx), update)
 }
 
 // RevokeConnectSession is the resolver for the revokeConnectSession field.
@@ -71,7 +72,7 @@ func (r *mutationResolver) RevokeConnectSession(ctx context.Context, organizatio
 	if err := model.ValidateID("id", id); err != nil {
 		return nil, err
 	}
-	return r.Store.Revoke(ctx, t, id)
+	return r.Store.Revoke(r.acting(ctx), t, id)
 }
 
 // DeleteConnectSession is the resolver for the deleteConnectSession field.
@@ -83,7 +84,7 @@ func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizatio
 	if err := model.ValidateID("id", id); err != nil {
 		return nil, err
 	}
-	deleted, err := r.Store.Delete(ctx, t, id)
+	deleted, err := r.Store.Delete(r.acting(ctx), t, id)
 	if err != nil {
 		return nil, err
 	}
@@ -141,14 +142,38 @@ func (r *queryResolver) ConnectSessions(ctx context.Context, organizationID int,
 	return page, err
 }
 
-// ConnectSessionEvents is the resolver for the connectSessionEvents field.
-func (r *subscriptionResolver) ConnectSessionEvents(ctx context.Context, organizationID int, projectID string) (<-chan *model.ConnectSessionEvent, error) {
+// ConnectSessionEventLog is the resolver for the connectSessionEventLog field.
+func (r *queryResolver) ConnectSessionEventLog(ctx context.Context, organizationID int, projectID string, after *string, first *int) ([]*model.ConnectSessionEvent, error) {
 	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
 	if err != nil {
 		return nil, err
 	}
+	n := 50
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > MaxEventLogPage {
+		return nil, &model.InputError{Field: "first", Message: fmt.Sprintf("must be between 0 and %d", MaxEventLogPage)}
+	}
+	from, err := eventID("after", after)
+	if err != nil {
+		return nil, err
+	}
+	return r.Store.EventLog(ctx, t, from, n)
+}
+
+// ConnectSessionEvents is the resolver for the connectSessionEvents field.
+func (r *subscriptionResolver) ConnectSessionEvents(ctx context.Context, organizationID int, projectID string, after *string) (<-chan *model.ConnectSessionEvent, error) {
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	from, err := eventID("after", after)
+	if err != nil {
+		return nil, err
+	}
 	// The key is checked again while the subscription is open, so revoking it ends it.
-	stream, err := r.Events.Subscribe(ctx, t, func(ctx context.Context) error { return r.Auth.Authorize(ctx, t, false) })
+	stream, err := r.Events.Subscribe(ctx, t, from, func(ctx context.Context) error { return r.Auth.Authorize(ctx, t, false) })
 	if err != nil {
 		return nil, err
 	}

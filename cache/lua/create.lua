@@ -2,8 +2,8 @@
 -- the record and id-bucket keys from the new id, which a cluster does not allow across
 -- slots): it takes the next id, writes the id pointer, the token pointer (expiring with
 -- the session; only with TOKEN_POINTERS=write, for instances that authenticate through
--- it), the tenant registry entry, the record and its index entries, and publishes the
--- CREATED event, atomically. On a cluster, Create takes three steps instead (id,
+-- it), the tenant registry entry, the record and its index entries, and appends the
+-- CREATED event to the tenant's log and publishes it, atomically. On a cluster, Create takes three steps instead (id,
 -- pointers, tenant script). Go: createCall (create.go).
 --
 --   KEYS[1]        id sequence
@@ -25,7 +25,9 @@
 --   ARGV[12], [13] the token pointer's value around its id (tokenPointerText)
 --   ARGV[14]       event channel ("" = none)
 --   ARGV[15..17]   the CREATED event around its two ids (eventText)
---   ARGV[18 ..]    one score per index, in KEYS order
+--   ARGV[18..21]   the tenant's event log (keys.eventLog), the oldest id it keeps, the
+--                  most entries it keeps, the write's time in ms (log_event, lib.lua)
+--   ARGV[22 ..]    one score per index, in KEYS order
 --
 -- It returns the new id.
 
@@ -40,8 +42,9 @@ local token_key, token_ttl = ARGV[10], ARGV[11]
 local pointer_head, pointer_tail = ARGV[12], ARGV[13]
 local channel = ARGV[14]
 local event_head, event_mid, event_tail = ARGV[15], ARGV[16], ARGV[17]
+local log, log_min, log_max, at = ARGV[18], ARGV[19], tonumber(ARGV[20]), ARGV[21]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 15
+local SCORES = 19
 
 local id = redis.call('INCR', seq_key)
 if id > {{.MaxID}} then
@@ -51,6 +54,11 @@ local sid = string.format('%d', id)
 local key = key_head .. sid .. key_tail
 if redis.call('EXISTS', key) == 1 then
   return redis.error_reply('ERR cache: create ' .. sid .. ': record already exists')
+end
+local message, event_id
+if channel ~= '' then
+  message = event_head .. sid .. event_mid .. sid .. event_tail
+  event_id = log_event(log, log_min, log_max, at, message)
 end
 local rid = sid
 if binary_id then rid = uvarint(id) end
@@ -65,6 +73,6 @@ for i = 3, #KEYS do
   ix_add(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
 end
 if channel ~= '' then
-  redis.call('PUBLISH', channel, event_head .. sid .. event_mid .. sid .. event_tail)
+  redis.call('PUBLISH', channel, event_id .. ' ' .. message)
 end
 return id

@@ -379,3 +379,26 @@ local function ix_count(ix, lo, hi, allow)
   end
   return n, used, true
 end
+
+-- log_event appends an event message to the tenant's log (a stream; keys.eventLog) and
+-- returns the entry's id, which orders the tenant's events and is what clients resume
+-- after. The id is "<at>-<n>", at being the write's time in milliseconds (the event's
+-- occurredAt), unless the log already holds a later id (instances' clocks differ): then
+-- Redis picks the next id after it. Scripts call it before changing anything, so that a
+-- failure here (a key of the wrong type, Redis out of memory) leaves no change without
+-- its event; Redis does not undo a script's earlier writes when a later command fails.
+--
+-- The log is trimmed on each append: exactly, to entries at or after min_id ("<ms>-0":
+-- the log's retention, EVENT_RETENTION), then to the newest max entries
+-- (EVENT_LOG_MAX_LENGTH) when it holds more. Each entry is removed once, so an append
+-- costs O(1) amortized. The retention sweep trims logs of tenants that stopped writing.
+local function log_event(log, min_id, max, at, message)
+  local id = redis.pcall('XADD', log, 'MINID', min_id, at .. '-*', 'e', message)
+  if type(id) == 'table' and id.err then
+    id = redis.call('XADD', log, 'MINID', min_id, '*', 'e', message)
+  end
+  if max > 0 and redis.call('XLEN', log) > max then
+    redis.call('XTRIM', log, 'MAXLEN', max)
+  end
+  return id
+end

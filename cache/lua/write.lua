@@ -1,7 +1,9 @@
 -- write.lua applies one session write atomically: it compares the stored record with the
 -- value the caller read (compare-and-set), replaces or deletes it, moves the record's
--- index entries, and publishes the event, all in one step so that no reader ever sees a
--- record without its index entries or the reverse, and events leave in write order.
+-- index entries, appends the event to the tenant's log and publishes it, all in one step
+-- so that no reader ever sees a record without its index entries or the reverse, no
+-- change is without its event in the log (nor an event without its change), and events
+-- leave in write order.
 -- Go: writeCall (write.go).
 --
 --   KEYS[1]            record key
@@ -12,11 +14,13 @@
 --   ARGV[2]            new value ("" = delete the record)
 --   ARGV[3]            index member
 --   ARGV[4]            r, the number of indexes left
---   ARGV[5], ARGV[6]   event channel ("" = none) and message
+--   ARGV[5], ARGV[6]   event channel ("" = no event) and message
 --   ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
 --                      channel carries the tenant's hash tag, so it is in the keys' slot)
 --   ARGV[8]            tenant base (every index key starts with it)
---   ARGV[9 ..]         one score per index, in KEYS order: the entry's current score for
+--   ARGV[9..12]        the tenant's event log (keys.eventLog), the oldest id it keeps,
+--                      the most entries it keeps, the write's time in ms (log_event, lib.lua)
+--   ARGV[13 ..]        one score per index, in KEYS order: the entry's current score for
 --                      a left index (a chunked index locates the entry by it), the new
 --                      score for a joined one
 --
@@ -30,14 +34,19 @@ local leaving = tonumber(ARGV[4])
 local channel, message = ARGV[5], ARGV[6]
 local publish = ARGV[7]
 local base = ARGV[8]
+local log, log_min, log_max, at = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 7
+local SCORES = 11
 
 local cur = redis.call('GET', record_key)
 if expected == '' then
   if cur then return 0 end
 elseif cur ~= expected then
   return 0
+end
+local event_id
+if channel ~= '' then
+  event_id = log_event(log, log_min, log_max, at, message)
 end
 if value == '' then
   redis.call('DEL', record_key)
@@ -51,6 +60,6 @@ for i = leaving + 2, #KEYS - 1 do
   ix_add(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
 end
 if channel ~= '' then
-  redis.call(publish, channel, message)
+  redis.call(publish, channel, event_id .. ' ' .. message)
 end
 return 1

@@ -3,6 +3,8 @@ package model
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +40,10 @@ type EventStream struct {
 // to be dropped.
 var ErrSlowSubscriber = errors.New("slow subscriber")
 
+// ErrEventsTrimmed refuses to resume after an event the log no longer holds (older than
+// its retention, or pushed out by its length limit): events after it may be lost.
+var ErrEventsTrimmed = errors.New("events trimmed from the log")
+
 type actorKey struct{}
 
 // WithActor returns ctx carrying the id of the API key on whose behalf the store writes;
@@ -50,4 +56,32 @@ func WithActor(ctx context.Context, keyID string) context.Context {
 func ActorFrom(ctx context.Context) string {
 	id, _ := ctx.Value(actorKey{}).(string)
 	return id
+}
+
+// ParseEventID checks that id is an event id ("<ms>-<seq>", both unsigned decimals)
+// and returns it in canonical form; a *model.InputError otherwise.
+func ParseEventID(id string) (string, error) {
+	ms, seq, ok := SplitEventID(id)
+	if !ok {
+		return "", &InputError{Message: `must be an event id such as "1767225600000-0", as events carry in eventId`}
+	}
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq, 10), nil
+}
+
+// SplitEventID reads an event id's two numbers.
+func SplitEventID(id string) (ms, seq uint64, ok bool) {
+	a, b, found := strings.Cut(id, "-")
+	if !found || len(id) > 41 {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
+}
+
+// EventIDLess reports whether event id a is before b (both well formed).
+func EventIDLess(a, b string) bool {
+	ams, aseq, _ := SplitEventID(a)
+	bms, bseq, _ := SplitEventID(b)
+	return ams < bms || (ams == bms && aseq < bseq)
 }

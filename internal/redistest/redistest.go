@@ -98,8 +98,8 @@ func DeleteKeys(tb testing.TB, rdb redis.UniversalClient, prefix string) {
 	}
 }
 
-// Snapshot describes every key under prefix with its type and whole value, so a test can
-// assert that an operation wrote nothing. It works on miniredis, which lacks DUMP for
+// Snapshot describes every key under prefix with its type and whole value (a stream's
+// entries without their ids), so a test can assert that an operation wrote nothing. It works on miniredis, which lacks DUMP for
 // most types.
 func Snapshot(tb testing.TB, rdb redis.UniversalClient, prefix string) map[string]string {
 	tb.Helper()
@@ -127,6 +127,16 @@ func Snapshot(tb testing.TB, rdb redis.UniversalClient, prefix string) map[strin
 			m, err = rdb.SMembers(ctx, k).Result()
 			sort.Strings(m)
 			v = m
+		case "stream":
+			// The entries' values in order; their ids come from the server's clock, so
+			// two runs of the same writes differ in them.
+			var msgs []redis.XMessage
+			msgs, err = rdb.XRange(ctx, k, "-", "+").Result()
+			vals := make([]map[string]any, len(msgs))
+			for i, m := range msgs {
+				vals[i] = m.Values
+			}
+			v = vals
 		case "none":
 			continue // expired between SCAN and TYPE
 		default:
