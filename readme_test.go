@@ -195,7 +195,7 @@ func readmeBlock(t *testing.T, readme, first string) string {
 func serviceErrorCodes() []string {
 	return []string{
 		resolvers.CodeUnauthenticated, resolvers.CodeForbidden, resolvers.CodeBadUserInput, resolvers.CodeNotFound,
-		resolvers.CodeBadRequest, resolvers.CodeUnavailable, resolvers.CodeSlowSubscriber, resolvers.CodeRateLimited,
+		resolvers.CodeBadRequest, resolvers.CodeUnavailable, resolvers.CodeSlowSubscriber, resolvers.CodeEventsTrimmed, resolvers.CodeRateLimited,
 		resolvers.CodeInternal, resolvers.CodeCanceled,
 		httpapi.CodeDocumentLimit, httpapi.CodeComplexityLimit, httpapi.CodeDepthLimit, httpapi.CodeSubscriptionLimit,
 		httpapi.CodePayloadTooLarge, httpapi.CodeConnectionLimit,

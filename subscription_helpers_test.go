@@ -134,6 +134,8 @@ func (c *wsClient) stop(id string) {
 
 // event is one subscription result as a test reads it.
 type event struct {
+	EventID        string
+	ActorKeyID     *string
 	Type           string
 	ID             int
 	ConnectSession *struct {
@@ -205,9 +207,9 @@ func decodeResult(t *testing.T, payload []byte) event {
 	return *res.Data.ConnectSessionEvents
 }
 
-const eventsSubscription = `subscription($org: Int!, $project: String!) {
-  connectSessionEvents(organizationId: $org, projectId: $project) {
-    type id connectSession { id status label }
+const eventsSubscription = `subscription($org: Int!, $project: String!, $after: ID) {
+  connectSessionEvents(organizationId: $org, projectId: $project, after: $after) {
+    eventId actorKeyId type id connectSession { id status label }
   }
 }`
 
