@@ -19,7 +19,11 @@ type Problem struct {
 	// missing session", and for the chunked form of an index (see keys): "chunk over 128
 	// entries", "directory member without chunk", "chunk entries outside its bounds",
 	// "index count does not match", "plain index beside its chunks", "chunk without
-	// directory member".
+	// directory member"; and against the event log (verify_log.go): "undecodable event",
+	// "record without its event", "record after its DELETED event", "record differs from
+	// its last event", "event of a missing record". Repair leaves the log as it is: it
+	// is history, and these tell of writes made without it (an instance older than the
+	// log during a rolling upgrade) or by hand.
 	Kind   string
 	Key    string
 	Detail string
@@ -47,7 +51,7 @@ type Report struct {
 	Repaired int
 }
 
-// Verify checks tenants' records against their indexes and pointers: every index entry
+// Verify checks tenants' records against their indexes, pointers and event log: every index entry
 // must have its record, every record its index entries (with the right scores), its id
 // pointer and, with Options.TokenPointers and while its token is usable, its token
 // pointer; every token pointer must lead to its session. A chunked index must
@@ -195,8 +199,15 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 		return err
 	}
 
-	// Records: each with its index entries and id pointer.
-	err := s.scanKeys(ctx, glob+"s:*", func(key string) error {
+	// The event log, to compare each record with its last event.
+	log, err := s.readLog(ctx, t, rep)
+	if err != nil {
+		return err
+	}
+	seen := map[int]bool{}
+
+	// Records: each with its index entries, id pointer and last event.
+	err = s.scanKeys(ctx, glob+"s:*", func(key string) error {
 		raw, err := s.rdb.Get(ctx, key).Result()
 		if err == redis.Nil {
 			return nil // deleted meanwhile
@@ -210,6 +221,8 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 			return nil
 		}
 		rep.Records++
+		seen[r.ID] = true
+		log.checkRecord(key, r, rep)
 		want := map[string]int64{}
 		for _, ix := range s.k.indexKeys(t, r) {
 			want[ix] = r.Created
@@ -269,6 +282,9 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.checkMissing(ctx, t, log, seen, rep); err != nil {
 		return err
 	}
 

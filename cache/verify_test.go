@@ -135,3 +135,48 @@ func TestVerifyWithoutTokenPointers(t *testing.T) {
 		}
 	})
 }
+
+// Verify compares each record with its last event in the log: changes made without the
+// log (by hand, or by an instance older than it) are reported, and repair leaves the
+// log, which is history, as it is.
+func TestVerifyChecksTheEventLog(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		a, _ := mustCreate(t, b, createIn(demo, "a"))
+		c, _ := mustCreate(t, b, createIn(demo, "c"))
+		d, _ := mustCreate(t, b, createIn(demo, "d"))
+		if _, err := b.store.Revoke(ctx, demo, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := b.store.Verify(ctx, &demo, false); err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("clean store: %+v %v", rep, err)
+		}
+
+		// a changed behind the log's back; c's record vanished; d came back after its delete.
+		raw := b.rdb.Get(ctx, b.store.k.record(demo, a.ID)).Val()
+		r, _ := decodeRecord(raw)
+		r.Label = ptr("by hand")
+		b.rdb.Set(ctx, b.store.k.record(demo, a.ID), b.store.encode(r), 0)
+		b.rdb.Del(ctx, b.store.k.record(demo, c.ID))
+		rawD := b.rdb.Get(ctx, b.store.k.record(demo, d.ID)).Val()
+		if _, err := b.store.Delete(ctx, demo, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		b.rdb.Set(ctx, b.store.k.record(demo, d.ID), rawD, 0)
+		// A record changed after the oldest event, with no event at all.
+		e := *r
+		e.ID, e.Label, e.Updated = 424242, nil, r.Updated+1
+		b.rdb.Set(ctx, b.store.k.record(demo, e.ID), b.store.encode(&e), 0)
+
+		rep, err := b.store.Verify(ctx, &demo, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"record differs from its last event", "event of a missing record",
+			"record after its DELETED event", "record without its event"} {
+			if !slices.Contains(kinds(rep), want) {
+				t.Errorf("problems %v lack %q", kinds(rep), want)
+			}
+		}
+	})
+}

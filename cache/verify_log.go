@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"connectsession/graph/model"
+)
+
+// logView is what Verify needs of a tenant's event log: each session's last event in
+// it, and the time of the oldest event kept (changes before it may have left the log).
+type logView struct {
+	last    map[int]eventMessage
+	horizon int64 // ms of the oldest event kept; -1 for an empty log
+}
+
+// readLog reads t's whole event log (at most EventLogMaxLength entries), reporting
+// entries it cannot decode.
+func (s *Store) readLog(ctx context.Context, t model.Tenant, rep *Report) (*logView, error) {
+	v := &logView{last: map[int]eventMessage{}, horizon: -1}
+	key := s.k.eventLog(t)
+	start := "-"
+	for {
+		msgs, err := s.rdb.XRangeN(ctx, key, start, "+", 1000).Result()
+		if err != nil {
+			return nil, storeErr("verify event log", err)
+		}
+		for _, m := range msgs {
+			if v.horizon < 0 {
+				ms, _, _ := model.SplitEventID(m.ID)
+				v.horizon = int64(ms)
+			}
+			var ev eventMessage
+			raw, _ := m.Values["e"].(string)
+			if err := json.Unmarshal([]byte(raw), &ev); err != nil || !model.ConnectSessionEventType(ev.Type).IsValid() {
+				rep.add("undecodable event", key, m.ID)
+				continue
+			}
+			v.last[ev.ID] = ev
+		}
+		if len(msgs) < 1000 {
+			return v, nil
+		}
+		start = nextEventID(msgs[len(msgs)-1].ID)
+	}
+}
+
+// checkRecord compares a stored record with its last event: the event must show the
+// record as stored, and a record changed since the oldest event kept must have one.
+func (v *logView) checkRecord(key string, r *record, rep *Report) {
+	ev, ok := v.last[r.ID]
+	switch {
+	case !ok:
+		if v.horizon >= 0 && r.Updated >= v.horizon {
+			rep.add("record without its event", key, "changed at "+strconv.FormatInt(r.Updated, 10)+", after the log's oldest event")
+		}
+	case ev.Type == eventDeleted:
+		rep.add("record after its DELETED event", key, "")
+	default:
+		logged, err := decodeRecord(string(ev.Record))
+		if err != nil || logged.encodeJSON() != r.encodeJSON() {
+			rep.add("record differs from its last event", key, ev.Type)
+		}
+	}
+}
+
+// checkMissing reports sessions whose last event says they exist but whose record does
+// not (records seen holds the ids the record scan met).
+func (s *Store) checkMissing(ctx context.Context, t model.Tenant, v *logView, seen map[int]bool, rep *Report) error {
+	for id, ev := range v.last {
+		if ev.Type == eventDeleted || seen[id] {
+			continue
+		}
+		// Read it again: it may have been created after the scan passed it.
+		n, err := s.rdb.Exists(ctx, s.k.record(t, id)).Result()
+		if err != nil && err != redis.Nil {
+			return storeErr("verify event log", err)
+		}
+		if n == 0 {
+			rep.add("event of a missing record", s.k.eventLog(t), "id "+strconv.Itoa(id)+" ("+ev.Type+")")
+		}
+	}
+	return nil
+}
