@@ -301,4 +301,50 @@ describe('subscriptions', { skip: needServer }, () => {
       await ws.dispose();
     }
   });
+  test('graphql-ws: a client resumes after a forced disconnect with the last eventId, missing nothing', async () => {
+    const RESUMABLE = `subscription Resume($organizationId: Int!, $projectId: String!, $after: ID) {
+      connectSessionEvents(organizationId: $organizationId, projectId: $projectId, after: $after) { eventId type id }
+    }`;
+    const project = ownProject();
+    const first = wsClient(server.key);
+    const inbox = new Inbox();
+    first.subscribe(
+      { query: RESUMABLE, variables: { organizationId: ORG, projectId: project } },
+      { next: inbox.push, error: inbox.fail, complete: inbox.complete },
+    );
+    const warmIds = await warmUp(inbox, project);
+    const last = inbox.items.at(inbox.taken - 1).data.connectSessionEvents;
+    assert.equal(last.id, warmIds.at(-1));
+    // The socket goes away without a goodbye, as on a network cut.
+    first.terminate();
+
+    const missed = [];
+    for (let i = 0; i < 5; i += 1) missed.push((await createSession({ projectId: project, originOwnerId: unique('missed') })).id);
+
+    const again = wsClient(server.key);
+    const resumed = new Inbox();
+    const unsubscribe = again.subscribe(
+      { query: RESUMABLE, variables: { organizationId: ORG, projectId: project, after: last.eventId } },
+      { next: resumed.push, error: resumed.fail, complete: resumed.complete },
+    );
+    try {
+      // Writes go on while the replay runs: they come after it, each once.
+      const during = [];
+      for (let i = 0; i < 3; i += 1) during.push((await createSession({ projectId: project, originOwnerId: unique('during') })).id);
+      const got = [];
+      for (let i = 0; i < missed.length + during.length; i += 1) got.push((await resumed.next()).data.connectSessionEvents);
+      assert.deepEqual(got.map((e) => e.id), [...missed, ...during]);
+      assert.ok(got.every((e) => e.type === 'CREATED'));
+      const ids = [last.eventId, ...got.map((e) => e.eventId)];
+      const key = (id) => id.split('-').map(BigInt);
+      for (let i = 1; i < ids.length; i += 1) {
+        const [a, b] = [key(ids[i - 1]), key(ids[i])];
+        assert.ok(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), `eventIds out of order: ${ids}`);
+      }
+      await assert.rejects(resumed.next(() => true, 300), /timed out/);
+    } finally {
+      unsubscribe();
+      await again.dispose();
+    }
+  });
 });
