@@ -57,7 +57,7 @@ func (s *Store) CreateBatch(ctx context.Context, ins []*model.CreateConnectSessi
 		for i, r := range records {
 			join, scores := s.createIndexes(tenants[i], r)
 			c := s.writeCall(tenants[i], r.ID, change{next: s.encode(r), join: join, scores: scores,
-				event: encodeEvent(eventCreated, r.ID, now, r, model.ActorFrom(ctx)), at: now})
+				event: encodeEvent(eventCreated, r.ID, now, model.ActorFrom(ctx)), at: now})
 			cmds[i] = writeScript.EvalSha(ctx, p, c.keys(), c.args()...)
 		}
 		return nil

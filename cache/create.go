@@ -46,12 +46,7 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 	var event []string
 	channel := s.k.events(t)
 	if channel != "" {
-		j := r.encodeJSON()
-		if !strings.HasPrefix(j, jsonHead) {
-			panic("cache: JSON record does not start with its id: " + j)
-		}
-		holed := jsonHead[:len(jsonHead)-1] + hole + j[len(jsonHead):]
-		event = around(eventText(eventCreated, hole, millis(now), holed, model.ActorFrom(ctx)), 2)
+		event = around(eventHeader(eventCreated, hole, millis(now), model.ActorFrom(ctx)), 1)
 	}
 	join, scores := s.createIndexes(t, r)
 	c := &createCall{
@@ -116,7 +111,7 @@ func (s *Store) createSteps(ctx context.Context, t model.Tenant, in *model.Creat
 
 	join, scores := s.createIndexes(t, r)
 	ok, err := s.apply(ctx, t, id, change{next: s.encode(r), join: join, scores: scores,
-		event: encodeEvent(eventCreated, id, now, r, model.ActorFrom(ctx)), at: now})
+		event: encodeEvent(eventCreated, id, now, model.ActorFrom(ctx)), at: now})
 	if err != nil {
 		return nil, "", err
 	}

@@ -150,11 +150,12 @@ func (s *Store) LastEventID(ctx context.Context, t model.Tenant) (string, error)
 }
 
 func (s *Store) decodeEntry(t model.Tenant, m redis.XMessage) (*model.ConnectSessionEvent, error) {
-	msg, ok := m.Values["e"].(string)
+	header, ok := m.Values["e"].(string)
 	if !ok {
 		return nil, errors.New("cache: event log entry " + m.ID + " has no event")
 	}
-	return s.decodeEvent(t, m.ID, msg)
+	rec, _ := m.Values["r"].(string)
+	return s.decodeEvent(t, m.ID, header, rec)
 }
 
 // trimLog trims t's log to its retention; the sweep calls it for every tenant, so that

@@ -110,7 +110,7 @@ type writeCall struct {
 	next        string   // the new value ("" = delete the record)
 	member      string   // the record's index member
 	channel     string   // event channel ("" = publish nothing)
-	event       string   // event message
+	event       string   // the event's header (eventHeader)
 	publish     string   // PUBLISH, or SPUBLISH on a cluster
 	base        string   // tenant base
 	log         logArgs  // where the event is appended
@@ -216,7 +216,7 @@ type createCall struct {
 	tokenTTL     int64    // its lifetime (ms)
 	tokenPointer []string // the token pointer's value around its id (2 parts; nil without a key)
 	channel      string   // event channel ("" = publish nothing)
-	event        []string // the CREATED event around its two ids (3 parts; nil without a channel)
+	event        []string // the CREATED event's header around its id (2 parts; nil without a channel)
 	log          logArgs  // where the event is appended
 	scores       []int64
 }
@@ -234,16 +234,16 @@ func (c *createCall) args() []any {
 	}
 	event := c.event
 	if event == nil {
-		event = []string{"", "", ""}
+		event = []string{"", ""}
 	}
 	pointer := c.tokenPointer
 	if pointer == nil {
 		pointer = []string{"", ""}
 	}
-	args := make([]any, 0, 21+len(c.scores))
+	args := make([]any, 0, 20+len(c.scores))
 	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
 		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, pointer[0], pointer[1],
-		c.channel, event[0], event[1], event[2], c.log.key, c.log.minID, c.log.max, c.log.at)
+		c.channel, event[0], event[1], c.log.key, c.log.minID, c.log.max, c.log.at)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}

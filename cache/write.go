@@ -51,7 +51,7 @@ type change struct {
 	next        string   // the new value ("" = delete the record)
 	leave, join []string // the indexes the record leaves and joins
 	scores      []int64  // one per index of leave, then of join
-	event       string   // the event message ("" = none)
+	event       string   // the event's header ("" = none; eventHeader)
 	at          time.Time
 }
 
@@ -114,7 +114,7 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 		}
 		msg := ""
 		if event != "" {
-			msg = encodeEvent(event, id, now, next, actor)
+			msg = encodeEvent(event, id, now, actor)
 		}
 		ok, err := s.apply(ctx, t, id, change{expected: raw, next: encoded, leave: leave, join: join,
 			scores: scores, event: msg, at: now})

@@ -24,10 +24,10 @@
 --   ARGV[11]       the token pointer's lifetime in milliseconds
 --   ARGV[12], [13] the token pointer's value around its id (tokenPointerText)
 --   ARGV[14]       event channel ("" = none)
---   ARGV[15..17]   the CREATED event around its two ids (eventText)
---   ARGV[18..21]   the tenant's event log (keys.eventLog), the oldest id it keeps, the
+--   ARGV[15], [16] the CREATED event's header around its id (eventHeader)
+--   ARGV[17..20]   the tenant's event log (keys.eventLog), the oldest id it keeps, the
 --                  most entries it keeps, the write's time in ms (log_event, lib.lua)
---   ARGV[22 ..]    one score per index, in KEYS order
+--   ARGV[21 ..]    one score per index, in KEYS order
 --
 -- It returns the new id.
 
@@ -41,10 +41,10 @@ local base = ARGV[9]
 local token_key, token_ttl = ARGV[10], ARGV[11]
 local pointer_head, pointer_tail = ARGV[12], ARGV[13]
 local channel = ARGV[14]
-local event_head, event_mid, event_tail = ARGV[15], ARGV[16], ARGV[17]
-local log, log_min, log_max, at = ARGV[18], ARGV[19], tonumber(ARGV[20]), ARGV[21]
+local event_head, event_tail = ARGV[15], ARGV[16]
+local log, log_min, log_max, at = ARGV[17], ARGV[18], tonumber(ARGV[19]), ARGV[20]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 19
+local SCORES = 18
 
 local id = redis.call('INCR', seq_key)
 if id > {{.MaxID}} then
@@ -55,24 +55,25 @@ local key = key_head .. sid .. key_tail
 if redis.call('EXISTS', key) == 1 then
   return redis.error_reply('ERR cache: create ' .. sid .. ': record already exists')
 end
-local message, event_id
-if channel ~= '' then
-  message = event_head .. sid .. event_mid .. sid .. event_tail
-  event_id = log_event(log, log_min, log_max, at, message)
-end
 local rid = sid
 if binary_id then rid = uvarint(id) end
+local value = record_head .. rid .. record_tail
+local message, event_id
+if channel ~= '' then
+  message = event_head .. sid .. event_tail
+  event_id = log_event(log, log_min, log_max, at, message, value)
+end
 redis.call('HSET', bucket_prefix .. string.format('%d', math.floor(id / bucket_size)), sid, tag)
 if token_key ~= '' then
   redis.call('SET', token_key, pointer_head .. sid .. pointer_tail, 'PX', token_ttl)
 end
 redis.call('SADD', tenants_key, tag)
-redis.call('SET', key, record_head .. rid .. record_tail)
+redis.call('SET', key, value)
 local m = member_of(id)
 for i = 3, #KEYS do
   ix_add(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
 end
 if channel ~= '' then
-  redis.call('PUBLISH', channel, event_id .. ' ' .. message)
+  redis.call('PUBLISH', channel, event_id .. ' ' .. message .. '\n' .. value)
 end
 return id

@@ -380,8 +380,9 @@ local function ix_count(ix, lo, hi, allow)
   return n, used, true
 end
 
--- log_event appends an event message to the tenant's log (a stream; keys.eventLog) and
--- returns the entry's id, which orders the tenant's events and is what clients resume
+-- log_event appends an event to the tenant's log (a stream; keys.eventLog): its header
+-- (field e) and, unless it is a delete, the record as stored (field r, the same bytes as
+-- the record key: no second encoding to keep in step) and returns the entry's id, which orders the tenant's events and is what clients resume
 -- after. The id is "<at>-<n>", at being the write's time in milliseconds (the event's
 -- occurredAt), unless the log already holds a later id (instances' clocks differ): then
 -- Redis picks the next id after it. Scripts call it before changing anything, so that a
@@ -392,10 +393,14 @@ end
 -- the log's retention, EVENT_RETENTION), then to the newest max entries
 -- (EVENT_LOG_MAX_LENGTH) when it holds more. Each entry is removed once, so an append
 -- costs O(1) amortized. The retention sweep trims logs of tenants that stopped writing.
-local function log_event(log, min_id, max, at, message)
-  local id = redis.pcall('XADD', log, 'MINID', min_id, at .. '-*', 'e', message)
+local function log_event(log, min_id, max, at, header, rec)
+  local fields = {'e', header}
+  if rec ~= '' then
+    fields[3], fields[4] = 'r', rec
+  end
+  local id = redis.pcall('XADD', log, 'MINID', min_id, at .. '-*', unpack(fields))
   if type(id) == 'table' and id.err then
-    id = redis.call('XADD', log, 'MINID', min_id, '*', 'e', message)
+    id = redis.call('XADD', log, 'MINID', min_id, '*', unpack(fields))
   end
   if max > 0 and redis.call('XLEN', log) > max then
     redis.call('XTRIM', log, 'MAXLEN', max)

@@ -14,7 +14,7 @@
 --   ARGV[2]            new value ("" = delete the record)
 --   ARGV[3]            index member
 --   ARGV[4]            r, the number of indexes left
---   ARGV[5], ARGV[6]   event channel ("" = no event) and message
+--   ARGV[5], ARGV[6]   event channel ("" = no event) and the event's header (events.go)
 --   ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
 --                      channel carries the tenant's hash tag, so it is in the keys' slot)
 --   ARGV[8]            tenant base (every index key starts with it)
@@ -46,7 +46,7 @@ elseif cur ~= expected then
 end
 local event_id
 if channel ~= '' then
-  event_id = log_event(log, log_min, log_max, at, message)
+  event_id = log_event(log, log_min, log_max, at, message, value)
 end
 if value == '' then
   redis.call('DEL', record_key)
@@ -60,6 +60,6 @@ for i = leaving + 2, #KEYS - 1 do
   ix_add(ix_open(base, KEYS[i]), ARGV[i + SCORES], m)
 end
 if channel ~= '' then
-  redis.call(publish, channel, event_id .. ' ' .. message)
+  redis.call(publish, channel, event_id .. ' ' .. message .. '\n' .. value)
 end
 return 1
