@@ -54,7 +54,7 @@ func (s *Store) createScripted(ctx context.Context, t model.Tenant, in *model.Cr
 		recordKey: around(s.k.recordKey(tag, hole), 1), bucketPrefix: s.k.idBucketPrefix(), bucketSize: idBucketSize,
 		tag: tag, record: []string{head, tail}, binaryID: bin,
 		channel: channel, event: event, log: s.logArgs(t, now),
-		base: s.k.tenantBase(t), scores: scores,
+		base: s.k.tenantBase(t), layout: s.layout, scores: scores,
 	}
 	if s.tokenPointers {
 		c.tokenKey, c.tokenTTL = s.k.token(r.TokenHash), r.Expires-r.Created

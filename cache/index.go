@@ -36,7 +36,7 @@ const chunkCountCost = 2
 
 // ixOp runs one operation of lua/index.lua on an index.
 func (s *Store) ixOp(ctx context.Context, t model.Tenant, key, op string, score int64, arg any) *redis.Cmd {
-	c := &ixCall{index: key, guard: s.k.guard(t), base: s.k.tenantBase(t), op: op, score: score, arg: arg}
+	c := &ixCall{index: key, guard: s.k.guard(t), base: s.k.tenantBase(t), op: op, score: score, arg: arg, layout: s.layout}
 	return c.run(ctx, s.rdb)
 }
 
@@ -137,6 +137,13 @@ func decodeBound(dirm string) (ixEntry, bool) {
 	return ixEntry{score: int64(binary.BigEndian.Uint64([]byte(dirm[:8]))), m: dirm[8:boundWidth]}, true
 }
 
+// boundOf encodes an entry as a directory bound does (ix_enc in lua/lib.lua).
+func boundOf(e ixEntry) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(e.score))
+	return string(b[:]) + e.m
+}
+
 func zEntries(zs []redis.Z) []ixEntry {
 	out := make([]ixEntry, len(zs))
 	for i, z := range zs {
@@ -160,6 +167,14 @@ func (s *Store) ixRead(ctx context.Context, t model.Tenant, key string) (*ixLayo
 			return nil, storeErr("read index", err)
 		}
 		l.plain = zEntries(zs)
+		if kind, value, ok := valueOf(s.k.indexSuffix(t, key)); ok && len(zs) == 0 {
+			// No key of its own: the value's entries are in the value-ordered index.
+			vl, err := s.lxRead(ctx, t, kind)
+			if err != nil {
+				return nil, err
+			}
+			l.plain = vl.values()[value]
+		}
 		return l, nil
 	}
 	l.chunked = true
@@ -214,6 +229,85 @@ func (l *ixLayout) problems() (kinds, details []string) {
 	if int64(total) != l.count {
 		kinds = append(kinds, "index count does not match")
 		details = append(details, "count "+strconv.FormatInt(l.count, 10)+", entries "+strconv.Itoa(total))
+	}
+	return kinds, details
+}
+
+// lxChunk is one chunk of a value-ordered index as read by lxRead.
+type lxChunk struct {
+	key     string
+	dirm    string // its directory member
+	bound   string // the entry the directory member starts with ("" when malformed)
+	missing bool
+	members []string
+}
+
+// lxLayout is a value-ordered index as stored (see keys.go), read without atomicity.
+type lxLayout struct {
+	name   string // keys.valueIndex
+	chunks []lxChunk
+}
+
+// lxRead reads the tenant's value-ordered index of kind.
+func (s *Store) lxRead(ctx context.Context, t model.Tenant, kind string) (*lxLayout, error) {
+	name := s.k.valueIndex(t, kind)
+	dms, err := s.rdb.ZRange(ctx, s.k.directory(t, name), 0, -1).Result()
+	if err != nil {
+		return nil, storeErr("read directory", err)
+	}
+	l := &lxLayout{name: name}
+	for _, dm := range dms {
+		c := lxChunk{dirm: dm, missing: true}
+		if i := strings.Index(dm, "\x00\x01"); i >= 0 && len(dm) > i+2+boundWidth {
+			end := i + 2 + boundWidth
+			c.bound = dm[:end]
+			c.key = s.k.tenantBase(t) + chunkInfix + dm[end:] + ":" + s.k.indexSuffix(t, name)
+			if c.members, err = s.rdb.ZRange(ctx, c.key, 0, -1).Result(); err != nil {
+				return nil, storeErr("read chunk", err)
+			}
+			c.missing = len(c.members) == 0
+		}
+		l.chunks = append(l.chunks, c)
+	}
+	return l, nil
+}
+
+// values groups the entries by value, each in index order; undecodable entries are left out.
+func (l *lxLayout) values() map[string][]ixEntry {
+	out := map[string][]ixEntry{}
+	for _, c := range l.chunks {
+		for _, m := range c.members {
+			if v, e, ok := splitValueEntry(m); ok {
+				out[v] = append(out[v], e)
+			}
+		}
+	}
+	return out
+}
+
+// problems lists what is wrong with a value-ordered index's structure.
+func (l *lxLayout) problems() (kinds, details []string) {
+	for i, c := range l.chunks {
+		switch {
+		case c.missing:
+			kinds, details = append(kinds, "directory member without chunk"), append(details, l.name+" "+strconv.Quote(c.dirm))
+		case len(c.members) > chunkMax:
+			kinds, details = append(kinds, "chunk over 128 entries"), append(details, c.key+" holds "+strconv.Itoa(len(c.members)))
+		default:
+			// Redis orders members bytewise, as Go compares strings.
+			out := c.members[0] < c.bound
+			if i+1 < len(l.chunks) && l.chunks[i+1].bound != "" && c.members[len(c.members)-1] >= l.chunks[i+1].bound {
+				out = true
+			}
+			if out {
+				kinds, details = append(kinds, "chunk entries outside its bounds"), append(details, c.key)
+			}
+			for _, m := range c.members {
+				if _, _, ok := splitValueEntry(m); !ok {
+					kinds, details = append(kinds, "undecodable index entry"), append(details, c.key+" "+strconv.Quote(m))
+				}
+			}
+		}
 	}
 	return kinds, details
 }

@@ -19,7 +19,13 @@ import (
 //	<p>:tenants                    set of tenants holding sessions (for retention sweeps)
 //	<p>:{<tenant>}:s:<id>          the session record
 //	<p>:{<tenant>}:ix:all          creation index: score createdAt (ms), member id (4 bytes BE)
-//	<p>:{<tenant>}:ix:<f>:<value>  one creation-ordered index per equality filter value
+//	<p>:{<tenant>}:ix:<f>:<value>  one creation-ordered index per equality filter value;
+//	                               for owner and account (valueKinds) only when the value
+//	                               has more than 64 entries, or was written so by an
+//	                               earlier version (see "Value-ordered indexes" below)
+//	<p>:{<tenant>}:vx:<f>          not a key: the name of the value-ordered index of owner
+//	                               (f = o) or account (f = a), always chunked (ixd:vx:<f>,
+//	                               ixk:<n>:vx:<f>)
 //	<p>:{<tenant>}:exp             expiry index: score expiresAt (ms), for retention
 //	<p>:{<tenant>}:ixd:<suffix>    directory of a chunked index (see below)
 //	<p>:{<tenant>}:ixk:<n>:<suffix> one chunk of a chunked index
@@ -55,6 +61,23 @@ import (
 // deletes it and its directory member, and the count fields go with the last entry. All
 // of it is in cache/lua/lib.lua, run inside the scripts so that writes stay atomic;
 // index.go reads it back for verify.
+//
+// Value-ordered indexes. Most owners and accounts have one session or a few, and a key of
+// their own per value costs about 100 bytes of key, dict and listpack overhead. So a
+// value of owner or account with at most 64 entries is indexed in the tenant's
+// value-ordered index of that field instead: chunked as above, but all scores 0 and each
+// entry the member <valuePrefix(value)><8-byte BE createdAt><4-byte BE id>, so that the
+// sorted sets order entries by value, then creation, and each value's entries are one
+// lex range (ZRANGEBYLEX, ZLEXCOUNT). A directory member is a chunk's lowest entry (its
+// bound) followed by the chunk's number; the number starts after the 12 bytes that follow
+// the bound's first NUL 0x01. A value passing 64 entries moves into keys of its own
+// (ix:<f>:<value>, in the form above), and back once those shrink to 32. Where a value's
+// entries are is told by whether it has a key of its own (plain key or directory):
+// then all of them are there, else all in the value-ordered index. Scripts find the
+// value-ordered index from the plain key's name, so Go passes ix:<f>:<value> as before.
+// Keys of their own written by earlier versions (of any size) are read as they are; the
+// first write to one of at most 64 entries moves it (see Options.PerValueIndexes for a
+// rolling upgrade).
 type keys struct{ prefix string }
 
 const idBucketSize = 128
@@ -190,6 +213,45 @@ const (
 
 func (k keys) index(t model.Tenant, kind, value string) string {
 	return k.tenantBase(t) + "ix:" + kind + ":" + value
+}
+
+// The value-ordered indexes: valueInfix and a kind name one after the tenant base (VX_INFIX
+// in lua/lib.lua); valueKinds are the kinds indexed so, a letter each (VX_KINDS).
+const (
+	valueInfix = "vx:"
+	valueKinds = ixOwner + ixAccount
+)
+
+// valueIndex is the name of the tenant's value-ordered index of kind.
+func (k keys) valueIndex(t model.Tenant, kind string) string {
+	return k.tenantBase(t) + valueInfix + kind
+}
+
+// valueOf splits the suffix of an equality index ("ix:<kind>:<value>") of a value-ordered
+// kind; ok is false for any other index.
+func valueOf(suffix string) (kind, value string, ok bool) {
+	rest, found := strings.CutPrefix(suffix, "ix:")
+	if !found || len(rest) < 2 || rest[1] != ':' || !strings.Contains(valueKinds, rest[:1]) {
+		return "", "", false
+	}
+	return rest[:1], rest[2:], true
+}
+
+// valuePrefix is what every entry of value v starts with in a value-ordered index
+// (vx_prefix in lua/lib.lua): v with each NUL byte written as NUL 0xFF, then NUL 0x01.
+// The terminator appears nowhere else, so no value's prefix begins another's entries.
+func valuePrefix(v string) string {
+	return strings.ReplaceAll(v, "\x00", "\x00\xff") + "\x00\x01"
+}
+
+// splitValueEntry decodes an entry of a value-ordered index: its value, score and member.
+func splitValueEntry(e string) (value string, en ixEntry, ok bool) {
+	i := strings.Index(e, "\x00\x01")
+	if i < 0 || len(e) != i+2+boundWidth {
+		return "", ixEntry{}, false
+	}
+	return strings.ReplaceAll(e[:i], "\x00\xff", "\x00"),
+		ixEntry{score: int64(binary.BigEndian.Uint64([]byte(e[i+2 : i+10]))), m: e[i+10:]}, true
 }
 
 // member encodes an id as an index member: 4 bytes, big-endian (member_of in

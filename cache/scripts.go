@@ -23,8 +23,9 @@ var luaFiles embed.FS
 // luaConstants are the Go constants the Lua sources use ({{.ChunkSize}} in a .lua file),
 // filled in once when the package loads, so that no constant is written in both.
 var luaConstants = struct {
-	ChunkSize, ChunkCountCost, MaxID, BoundWidth int
-	DirectoryInfix, ChunkInfix, CountsName       string
+	ChunkSize, ChunkCountCost, MaxID, BoundWidth       int
+	DirectoryInfix, ChunkInfix, CountsName, ValueInfix string
+	ValueKinds                                         string
 }{
 	ChunkSize:      chunkSize,
 	ChunkCountCost: chunkCountCost,
@@ -33,6 +34,8 @@ var luaConstants = struct {
 	DirectoryInfix: directoryInfix,
 	ChunkInfix:     chunkInfix,
 	CountsName:     countsName,
+	ValueInfix:     valueInfix,
+	ValueKinds:     valueKinds,
 }
 
 // hole marks, in a key or message that Go writes, the place of a value only a script
@@ -114,6 +117,7 @@ type writeCall struct {
 	publish     string   // PUBLISH, or SPUBLISH on a cluster
 	base        string   // tenant base
 	log         logArgs  // where the event is appended
+	layout      string   // "p" with Options.PerValueIndexes, else ""
 	scores      []int64  // one per index of leave, then of join
 }
 
@@ -135,9 +139,9 @@ func (c *writeCall) keys() []string {
 }
 
 func (c *writeCall) args() []any {
-	args := make([]any, 0, 12+len(c.scores))
+	args := make([]any, 0, 13+len(c.scores))
 	args = append(args, c.expected, c.next, c.member, len(c.leave), c.channel, c.event, c.publish, c.base,
-		c.log.key, c.log.minID, c.log.max, c.log.at)
+		c.log.key, c.log.minID, c.log.max, c.log.at, c.layout)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}
@@ -218,6 +222,7 @@ type createCall struct {
 	channel      string   // event channel ("" = publish nothing)
 	event        []string // the CREATED event's header around its id (2 parts; nil without a channel)
 	log          logArgs  // where the event is appended
+	layout       string   // "p" with Options.PerValueIndexes, else ""
 	scores       []int64
 }
 
@@ -240,10 +245,10 @@ func (c *createCall) args() []any {
 	if pointer == nil {
 		pointer = []string{"", ""}
 	}
-	args := make([]any, 0, 20+len(c.scores))
+	args := make([]any, 0, 21+len(c.scores))
 	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
 		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, pointer[0], pointer[1],
-		c.channel, event[0], event[1], c.log.key, c.log.minID, c.log.max, c.log.at)
+		c.channel, event[0], event[1], c.log.key, c.log.minID, c.log.max, c.log.at, c.layout)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}
@@ -261,13 +266,15 @@ type ixCall struct {
 	op                 string // "add", "rem", "rebuild" or "range"
 	score              int64  // add, rem: the entry's score; range: the bound below
 	arg                any    // add, rem: the member; range: how many entries
+	layout             string // "p" with Options.PerValueIndexes, else ""
 }
 
 func (c *ixCall) args() []any {
-	if c.op == "rebuild" {
-		return []any{c.base, c.op}
+	arg := c.arg
+	if arg == nil {
+		arg = ""
 	}
-	return []any{c.base, c.op, c.score, c.arg}
+	return []any{c.base, c.op, c.score, arg, c.layout}
 }
 
 func (c *ixCall) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {

@@ -37,6 +37,14 @@ type Options struct {
 	// tokens of the old form (no id in them). Set it while instances older than
 	// authentication by id still run against the same Redis.
 	TokenPointers bool
+	// PerValueIndexes makes the store index a new originOwnerId or accountId value in
+	// keys of its own (ix:o:<value>, ix:a:<value>), as versions before the value-ordered
+	// indexes do, instead of in the tenant's value-ordered index of the field (see
+	// keys.go). Both are always read, and every write puts a value's entries where they
+	// already are; without it, the first write to a value whose own index holds at most
+	// 64 entries moves them into the value-ordered index. Set it while instances that
+	// read only keys of their own still run against the same Redis.
+	PerValueIndexes bool
 	// PageScanLimit is the work budget of one page call (see lua/page.lua): the most index
 	// entries it examines, across the page, the look-up on the cursor's other side and
 	// the count (default DefaultPageScanLimit; at least MinPageScanLimit).
@@ -95,6 +103,8 @@ type Store struct {
 	jsonRecords bool
 	// tokenPointers: write token pointers for new sessions (Options.TokenPointers).
 	tokenPointers bool
+	// layout is the scripts' layout argument: "p" with Options.PerValueIndexes, else "".
+	layout string
 	// scanLimit is the work budget of one page call (Options.PageScanLimit).
 	scanLimit  int
 	onPageScan func(PageScan)
@@ -145,6 +155,9 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	s := &Store{rdb: rdb, k: keys{prefix: opts.Prefix}, retention: opts.Retention, now: opts.Now, log: opts.Logger, sharded: sharded,
 		jsonRecords: opts.JSONRecords, tokenPointers: opts.TokenPointers, scanLimit: opts.PageScanLimit, onPageScan: opts.OnPageScan, reads: rdb,
 		eventRetention: opts.EventRetention, eventLogMax: opts.EventLogMaxLength}
+	if opts.PerValueIndexes {
+		s.layout = "p"
+	}
 	if opts.ReadCache != nil {
 		s.cached, s.reads = opts.ReadCache, opts.ReadCache.rdb
 	}

@@ -147,6 +147,9 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 	entries := map[string]map[string]int64{}
 	chunks := map[string]bool{}
 	for ix := range names {
+		if strings.HasPrefix(s.k.indexSuffix(t, ix), valueInfix) {
+			continue // read below
+		}
 		l, err := s.ixRead(ctx, t, ix)
 		if err != nil {
 			return err
@@ -180,6 +183,11 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 		entries[ix] = m
 		for _, c := range l.chunks {
 			chunks[c.key] = true
+		}
+	}
+	for _, kind := range valueKinds {
+		if err := s.verifyValueIndex(ctx, t, string(kind), repair, rep, entries, chunks); err != nil {
+			return err
 		}
 	}
 	if err := s.scanKeys(ctx, glob+chunkInfix+"*", func(key string) error {
@@ -328,6 +336,63 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 				rep.Repaired++
 			}
 		}
+	}
+	return nil
+}
+
+// verifyValueIndex checks the tenant's value-ordered index of kind (see keys.go) and
+// adds its entries to entries under each value's index name (keys.index), as if each
+// value had an index of its own, so that records and entries are checked against them as
+// against any index; its chunk keys go into chunks. A value with entries both there and in
+// a key of its own is a problem: readers see only the latter. Repair moves them there.
+func (s *Store) verifyValueIndex(ctx context.Context, t model.Tenant, kind string, repair bool, rep *Report, entries map[string]map[string]int64, chunks map[string]bool) error {
+	l, err := s.lxRead(ctx, t, kind)
+	if err != nil {
+		return err
+	}
+	kinds, details := l.problems()
+	for i := range kinds {
+		rep.add(kinds[i], l.name, details[i])
+	}
+	if len(kinds) > 0 && repair {
+		if err := s.ixRebuild(ctx, t, l.name); err != nil {
+			return err
+		}
+		rep.Repaired += len(kinds)
+		if l, err = s.lxRead(ctx, t, kind); err != nil {
+			return err
+		}
+	}
+	for _, c := range l.chunks {
+		chunks[c.key] = true
+	}
+	for value, es := range l.values() {
+		ix := s.k.index(t, kind, value)
+		m := map[string]int64{}
+		for _, e := range es {
+			m[e.m] = e.score
+		}
+		own, found := entries[ix]
+		if !found {
+			entries[ix] = m
+			continue
+		}
+		rep.add("value in both index forms", ix, strconv.Itoa(len(es))+" entries in "+l.name)
+		if !repair {
+			continue
+		}
+		for _, e := range es {
+			if err := storeErr("repair value index", s.ixOp(ctx, t, l.name, "rem", 0, valuePrefix(value)+boundOf(e)).Err()); err != nil {
+				return err
+			}
+			if _, there := own[e.m]; !there {
+				if err := s.ixAdd(ctx, t, ix, e.score, idOf(e.m)); err != nil {
+					return err
+				}
+				own[e.m] = e.score
+			}
+		}
+		rep.Repaired++
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func (s *Store) writeCall(t model.Tenant, id int, ch change) *writeCall {
 		record: s.k.record(t, id), leave: ch.leave, join: ch.join, guard: s.k.guard(t),
 		expected: ch.expected, next: ch.next, member: member(id),
 		channel: channel, event: ch.event, publish: publish,
-		base: s.k.tenantBase(t), log: s.logArgs(t, ch.at), scores: ch.scores,
+		base: s.k.tenantBase(t), log: s.logArgs(t, ch.at), layout: s.layout, scores: ch.scores,
 	}
 }
 

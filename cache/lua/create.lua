@@ -27,7 +27,9 @@
 --   ARGV[15], [16] the CREATED event's header around its id (eventHeader)
 --   ARGV[17..20]   the tenant's event log (keys.eventLog), the oldest id it keeps, the
 --                  most entries it keeps, the write's time in ms (log_event, lib.lua)
---   ARGV[21 ..]    one score per index, in KEYS order
+--   ARGV[21]       "p" to start values of value-ordered fields in keys of their own
+--                  (Options.PerValueIndexes), else "" (VX_SHARED, lib.lua)
+--   ARGV[22 ..]    one score per index, in KEYS order
 --
 -- It returns the new id.
 
@@ -44,7 +46,8 @@ local channel = ARGV[14]
 local event_head, event_tail = ARGV[15], ARGV[16]
 local log, log_min, log_max, at = ARGV[17], ARGV[18], tonumber(ARGV[19]), ARGV[20]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 18
+local SCORES = 19
+VX_SHARED = ARGV[21] ~= 'p'
 
 local id = redis.call('INCR', seq_key)
 if id > {{.MaxID}} then

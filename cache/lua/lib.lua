@@ -19,6 +19,10 @@ local IX_BOUND = {{.BoundWidth}}
 
 local floor, char = math.floor, string.char
 
+-- IX_CHUNK_COST is what counting one chunk whole is charged against a page call's work
+-- budget (chunkCountCost).
+local IX_CHUNK_COST = {{.ChunkCountCost}}
+
 -- member_of encodes an id as an index member: 4 bytes, big-endian (Go: member). An id
 -- outside 0 .. 2^32-1 (a window bound) is clamped into range.
 local function member_of(id)
@@ -75,10 +79,40 @@ local function ix_num(x)
   return tonumber(x)
 end
 
+-- The value-ordered index (keys.go): VX_INFIX names it after the tenant base, followed by
+-- the field's kind, one of the letters of VX_KINDS (valueKinds).
+local VX_INFIX, VX_KINDS = '{{.ValueInfix}}', '{{.ValueKinds}}'
+
+-- VX_SHARED: whether a value not yet indexed starts in the value-ordered index (else in
+-- a key of its own, as versions before it wrote). The scripts that write set it from
+-- their layout argument (Options.PerValueIndexes).
+local VX_SHARED = true
+
+-- VX_TOP is above every entry's 12 bytes after a value's prefix.
+local VX_TOP = string.rep('\255', 13)
+
+-- vx_prefix is what every entry of value v in a value-ordered index starts with (Go:
+-- valuePrefix): v with each NUL byte written as NUL 0xFF, then NUL 0x01. No other value's
+-- entries start with it, so each value's entries are one range.
+local function vx_prefix(v)
+  return (string.gsub(v, '%z', '\0\255')) .. '\0\1'
+end
+
 -- ix_open describes the index whose plain key is key, in the tenant whose keys start with base.
+-- An index of a value-ordered field ("ix:o:<value>", "ix:a:<value>") also gets vx: where
+-- its entries are when it has no key of its own (the tenant's value-ordered index of that
+-- field, lx, and the value's prefix there, p; see keys.go). The value-ordered index itself
+-- ("vx:<field>") is opened with lx set.
 local function ix_open(base, key)
   local suffix = string.sub(key, #base + 1)
   local ix = {key = key, base = base, suffix = suffix, dir = base .. '{{.DirectoryInfix}}' .. suffix, cnt = base .. '{{.CountsName}}'}
+  local kind = string.sub(suffix, 4, 4)
+  if string.sub(suffix, 1, 3) == 'ix:' and string.sub(suffix, 5, 5) == ':' and string.find(VX_KINDS, kind, 1, true) then
+    ix.vx = {lx = {base = base, suffix = VX_INFIX .. kind, dir = base .. '{{.DirectoryInfix}}' .. VX_INFIX .. kind, cnt = ix.cnt},
+      p = vx_prefix(string.sub(suffix, 6))}
+  elseif string.sub(suffix, 1, #VX_INFIX) == VX_INFIX then
+    ix.lx = true
+  end
   return ix
 end
 
@@ -91,6 +125,239 @@ end
 
 local function ix_chunk(ix, dm)
   return ix.base .. '{{.ChunkInfix}}' .. string.sub(dm, IX_BOUND + 1) .. ':' .. ix.suffix
+end
+
+-- The value-ordered index of a field (lx, see keys.go) is always chunked: a directory
+-- (all scores 0, ordered by member) of chunk lower bounds, each an entry followed by the
+-- chunk's number in decimal, and chunks of entries, all scores 0, ordered by member. An
+-- entry is <value prefix (vx_prefix)><ix_enc(createdAt, id)>, so a value's entries are
+-- one range, in creation order. Entries and bounds are compared by Redis (lex ranges), or
+-- split into prefix (compared for equality) and score, never with Lua's string order.
+
+-- lx_num is the chunk number of directory member dm: what follows the bound, whose
+-- prefix ends at the first NUL 0x01.
+local function lx_num(dm)
+  local t = string.find(dm, '\0\1', 1, true)
+  if not t then return '' end
+  return string.sub(dm, t + 2 + IX_BOUND)
+end
+
+local function lx_chunk(L, dm)
+  return L.base .. '{{.ChunkInfix}}' .. lx_num(dm) .. ':' .. L.suffix
+end
+
+-- lx_locate returns the directory member of the chunk holding (or to hold) entry e, and
+-- true when e is below every chunk (the first chunk is returned then); nil when empty.
+-- e must be entry-shaped (a prefix and 12 bytes): no entry-shaped string is a proper
+-- prefix of another, so dm <= e .. 0xFF exactly when dm's bound <= e.
+local function lx_locate(L, e)
+  local r = redis.call('ZREVRANGEBYLEX', L.dir, '[' .. e .. '\255', '-', 'LIMIT', '0', '1')
+  if r[1] then return r[1], false end
+  r = redis.call('ZRANGE', L.dir, '0', '0')
+  return r[1], true
+end
+
+local function lx_new_chunk(L, bound, members)
+  local n = redis.call('HINCRBY', L.cnt, '#' .. L.suffix, '1')
+  redis.call('ZADD', L.dir, '0', bound .. n)
+  local args = {}
+  for i = 1, #members do
+    args[2 * i - 1] = '0'
+    args[2 * i] = members[i]
+  end
+  redis.call('ZADD', lx_chunk(L, bound .. n), unpack(args))
+end
+
+-- lx_add inserts entry e; it returns whether e was new. A chunk past IX_MAX is split: an
+-- entry past the chunk's last one starts a chunk of its own, else the chunk splits in halves.
+local function lx_add(L, e)
+  local dm, below = lx_locate(L, e)
+  if not dm then
+    lx_new_chunk(L, e, {e})
+    return true
+  end
+  local ck = lx_chunk(L, dm)
+  if redis.call('ZADD', ck, '0', e) == 0 then return false end
+  if below then
+    -- The entry lowers the first chunk's bound.
+    redis.call('ZREM', L.dir, dm)
+    dm = e .. lx_num(dm)
+    redis.call('ZADD', L.dir, '0', dm)
+  end
+  local size = redis.call('ZCARD', ck)
+  if size <= IX_MAX then return true end
+  if not below and redis.call('ZRANGE', ck, '-1', '-1')[1] == e then
+    redis.call('ZREM', ck, e)
+    lx_new_chunk(L, e, {e})
+    return true
+  end
+  local half = math.floor(size / 2)
+  local upper = redis.call('ZRANGE', ck, half, -1)
+  redis.call('ZREMRANGEBYRANK', ck, half, -1)
+  lx_new_chunk(L, upper[1], upper)
+  return true
+end
+
+-- lx_rem removes entry e; it returns whether it was there. An emptied chunk goes with its
+-- directory member, the chunk number sequence with the last chunk.
+local function lx_rem(L, e)
+  local dm = redis.call('ZREVRANGEBYLEX', L.dir, '[' .. e .. '\255', '-', 'LIMIT', '0', '1')[1]
+  if not dm then return false end
+  local ck = lx_chunk(L, dm)
+  if redis.call('ZREM', ck, e) == 0 then return false end
+  local first = redis.call('ZRANGE', ck, '0', '0')[1]
+  if not first then
+    redis.call('ZREM', L.dir, dm)
+    if redis.call('EXISTS', L.dir) == 0 then
+      redis.call('HDEL', L.cnt, '#' .. L.suffix)
+    end
+  elseif string.sub(dm, 1, #e) == e then
+    -- The bound was the entry removed: raise it to the chunk's first entry, so that a
+    -- removal leaves the index as it was before the entry came.
+    redis.call('ZREM', L.dir, dm)
+    redis.call('ZADD', L.dir, '0', first .. lx_num(dm))
+  end
+  return true
+end
+
+-- lx_rebuild rewrites a value-ordered index from all its entries into full chunks (for
+-- verify -repair): Redis sorts them, in a scratch key of the tenant.
+local function lx_rebuild(L)
+  local tmp = L.base .. '{{.ChunkInfix}}rebuild:' .. L.suffix
+  redis.call('DEL', tmp)
+  for _, dm in ipairs(redis.call('ZRANGE', L.dir, '0', '-1')) do
+    local ck = lx_chunk(L, dm)
+    local ms = redis.call('ZRANGE', ck, '0', '-1')
+    for from = 1, #ms, 256 do
+      local args = {}
+      for i = from, math.min(from + 255, #ms) do
+        if string.find(ms[i], '\0\1', 1, true) and #ms[i] >= 2 + IX_BOUND then
+          args[#args + 1] = '0'
+          args[#args + 1] = ms[i]
+        end
+      end
+      if #args > 0 then redis.call('ZADD', tmp, unpack(args)) end
+    end
+    redis.call('DEL', ck)
+  end
+  redis.call('DEL', L.dir)
+  redis.call('HDEL', L.cnt, '#' .. L.suffix)
+  local n = redis.call('ZCARD', tmp)
+  for from = 0, n - 1, IX_MAX do
+    local ms = redis.call('ZRANGE', tmp, from, from + IX_MAX - 1)
+    lx_new_chunk(L, ms[1], ms)
+  end
+  redis.call('DEL', tmp)
+end
+
+-- A value's view of a value-ordered index (ix.vx: lx and the value's prefix p) reads
+-- like an index of its own: entries in creation order, scores decoded from the entries.
+
+-- vx_entry is the entry of (score, member m) in value view V.
+local function vx_entry(V, s, m)
+  return V.p .. ix_enc(s, m)
+end
+
+-- vx_split decodes an entry (or a directory member's bound) of view V: its score and
+-- member, or nil when it is another value's.
+local function vx_split(V, e)
+  if string.sub(e, 1, #V.p) ~= V.p then return nil end
+  local a, b, c, d, f, g, h, i = string.byte(e, #V.p + 1, #V.p + 8)
+  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + f) * 256 + g) * 256 + h) * 256 + i,
+    string.sub(e, #V.p + 9, #V.p + 12)
+end
+
+-- vx_range turns a score range [lo, hi] (strings as ix_walk takes them) into the lex
+-- range of the value's entries, and the numeric ends.
+local function vx_range(V, lo, hi)
+  local flo, fhi = ix_num(lo), ix_num(hi)
+  local elo, ehi = V.p .. string.rep('\0', IX_BOUND), V.p .. VX_TOP
+  if flo > 0 then elo = vx_entry(V, flo, '\0\0\0\0') end
+  if fhi < 0 then
+    ehi = V.p -- below every entry: an empty range
+  elseif fhi < math.huge then
+    ehi = vx_entry(V, fhi, '\255\255\255\255')
+  end
+  return elo, ehi, flo, fhi
+end
+
+-- vx_count counts the value's entries with scores in [lo, hi], at IX_CHUNK_COST a chunk,
+-- spending at most allow units: count, units spent, complete (as ix_count).
+local function vx_count(V, lo, hi, allow)
+  local elo, ehi, _, fhi = vx_range(V, lo, hi)
+  local dm = lx_locate(V.lx, elo)
+  local n, used = 0, 0
+  while dm do
+    if used + IX_CHUNK_COST > allow then return n, used, false end
+    used = used + IX_CHUNK_COST
+    n = n + redis.call('ZLEXCOUNT', lx_chunk(V.lx, dm), '[' .. elo, '[' .. ehi)
+    dm = redis.call('ZRANGEBYLEX', V.lx.dir, '(' .. dm, '+', 'LIMIT', '0', '1')[1]
+    if dm then
+      local bs = vx_split(V, dm)
+      if not bs or bs > fhi then break end
+    end
+  end
+  return n, used, true
+end
+
+-- vx_has reports whether the value holds member m at score s.
+local function vx_has(V, s, m)
+  local e = vx_entry(V, s, m)
+  local dm = redis.call('ZREVRANGEBYLEX', V.lx.dir, '[' .. e .. '\255', '-', 'LIMIT', '0', '1')[1]
+  return dm ~= nil and redis.call('ZSCORE', lx_chunk(V.lx, dm), e) ~= false
+end
+
+-- vx_walk is ix_walk over the value's entries.
+local function vx_walk(V, top, lo, hi, from, batch, visit)
+  local elo, ehi, flo, fhi = vx_range(V, lo, hi)
+  local dm
+  if from then
+    dm = lx_locate(V.lx, vx_entry(V, from[1], from[2]))
+  elseif top then
+    dm = lx_locate(V.lx, ehi)
+  else
+    dm = lx_locate(V.lx, elo)
+  end
+  while dm do
+    local ck = lx_chunk(V.lx, dm)
+    local offset = 0
+    while true do
+      local res
+      if top then
+        res = redis.call('ZREVRANGEBYLEX', ck, '[' .. ehi, '[' .. elo, 'LIMIT', offset, batch)
+      else
+        res = redis.call('ZRANGEBYLEX', ck, '[' .. elo, '[' .. ehi, 'LIMIT', offset, batch)
+      end
+      for i = 1, #res do
+        local s, m = vx_split(V, res[i])
+        if not visit(s, m, string.format('%d', s)) then return end
+      end
+      if #res < batch then break end
+      offset = offset + batch
+    end
+    if top then
+      -- Earlier chunks hold entries below this chunk's bound.
+      local bs = vx_split(V, dm)
+      if not bs or bs < flo then return end
+      dm = redis.call('ZREVRANGEBYLEX', V.lx.dir, '(' .. dm, '-', 'LIMIT', '0', '1')[1]
+    else
+      dm = redis.call('ZRANGEBYLEX', V.lx.dir, '(' .. dm, '+', 'LIMIT', '0', '1')[1]
+      if dm then
+        local bs = vx_split(V, dm)
+        if not bs or bs > fhi then return end
+      end
+    end
+  end
+end
+
+-- ix_shared reports whether a value-ordered field's index is read from the value-ordered
+-- index: when the value has no key of its own (plain or directory).
+local function ix_shared(ix)
+  if not ix.vx then return false end
+  if ix.is_shared == nil then
+    ix.is_shared = redis.call('EXISTS', ix.key, ix.dir) == 0
+  end
+  return ix.is_shared
 end
 
 -- ix_locate returns the directory member of the chunk holding (or to hold) entry (s, m),
@@ -162,10 +429,10 @@ local function ix_rebuild(ix)
   redis.call('HSET', ix.cnt, ix.suffix, #list)
 end
 
--- ix_add inserts entry (s, m); s is the score as a decimal string. Writes cost a few
+-- own_add inserts entry (s, m) into the index's own keys; s is the score as a decimal string. Writes cost a few
 -- calls per index (creates touch about eight): the chunk lookup first (a chunked index is
 -- the common case of a large tenant), the plain key's size only when there is no chunk.
-local function ix_add(ix, sraw, m)
+local function own_add(ix, sraw, m)
   local s = tonumber(sraw)
   -- Appends (creates come in creation order) belong to the last chunk: one look at it
   -- spares them the directory search.
@@ -230,9 +497,9 @@ local function ix_add(ix, sraw, m)
   end
 end
 
--- ix_rem removes entry (s, m); s is the score the entry was written with. A chunked
+-- own_rem removes entry (s, m) from the index's own keys; s is the score the entry was written with. A chunked
 -- index that shrinks to half the limit becomes plain again.
-local function ix_rem(ix, sraw, m)
+local function own_rem(ix, sraw, m)
   local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(tonumber(sraw), m) .. '\255', '-', 'LIMIT', '0', '1')[1]
   if not dm then
     -- Plain (an entry below every chunk does not exist).
@@ -257,6 +524,7 @@ end
 
 -- ix_size is the number of entries.
 local function ix_size(ix)
+  if ix_shared(ix) then return (vx_count(ix.vx, '-inf', '+inf', 8 * IX_CHUNK_COST)) end
   if ix_chunked(ix) then
     return tonumber(redis.call('HGET', ix.cnt, ix.suffix) or '0')
   end
@@ -265,6 +533,7 @@ end
 
 -- ix_has reports whether the index holds member m at score s.
 local function ix_has(ix, s, m)
+  if ix_shared(ix) then return vx_has(ix.vx, s, m) end
   local dm = redis.call('ZREVRANGEBYLEX', ix.dir, '[' .. ix_enc(s, m) .. '\255', '-', 'LIMIT', '0', '1')[1]
   if dm then
     return redis.call('ZSCORE', ix_chunk(ix, dm), m) ~= false
@@ -310,6 +579,7 @@ end
 -- direction), so that it finds its first chunk in O(log N). A chunked index is walked
 -- chunk by chunk, each read in batches of batch entries; a plain one in batches of batch.
 local function ix_walk(ix, top, lo, hi, from, batch, visit)
+  if ix_shared(ix) then return vx_walk(ix.vx, top, lo, hi, from, batch, visit) end
   if not ix_chunked(ix) then
     return ix_walk_plain(ix, top, lo, hi, batch, visit)
   end
@@ -351,15 +621,13 @@ local function ix_walk(ix, top, lo, hi, from, batch, visit)
   end
 end
 
--- IX_CHUNK_COST is what counting one chunk whole is charged against a page call's work
--- budget (chunkCountCost).
-local IX_CHUNK_COST = {{.ChunkCountCost}}
 
 -- ix_count counts the entries with scores in [lo, hi] (strings), spending at most allow
 -- units of work (IX_CHUNK_COST a chunk; the whole index and a plain one cost nothing
 -- more than a constant). It returns the count, the units spent, and whether the count is
 -- complete: when it is not, the count is a lower bound.
 local function ix_count(ix, lo, hi, allow)
+  if ix_shared(ix) then return vx_count(ix.vx, lo, hi, allow) end
   if lo == '-inf' and hi == '+inf' then return ix_size(ix), 0, true end
   if not ix_chunked(ix) then return redis.call('ZCOUNT', ix.key, lo, hi), 0, true end
   local n, used = 0, 0
@@ -378,6 +646,88 @@ local function ix_count(ix, lo, hi, allow)
     if dm and ix_bound(dm) > fhi then break end
   end
   return n, used, true
+end
+
+-- vx_demote moves a value's own plain index of at most IX_MAX entries into the
+-- value-ordered index (Options.PerValueIndexes off): how data written before it, or by an
+-- instance writing keys of their own, is converted by the first write that touches it.
+local function vx_demote(ix)
+  if not VX_SHARED or ix_shared(ix) or ix_chunked(ix) then return end
+  local res = redis.call('ZRANGE', ix.key, '0', '-1', 'WITHSCORES')
+  if #res > 2 * IX_MAX then return end
+  for i = 1, #res, 2 do
+    lx_add(ix.vx.lx, vx_entry(ix.vx, tonumber(res[i + 1]), res[i]))
+  end
+  redis.call('DEL', ix.key)
+  ix.is_shared = true
+end
+
+-- vx_promote moves a value's entries out of the value-ordered index into keys of its
+-- own (chunked: it has more than IX_MAX), so that counting and walking one value never
+-- reads more than IX_MAX entries of the value-ordered index.
+local function vx_promote(ix)
+  local list = {}
+  vx_walk(ix.vx, false, '-inf', '+inf', nil, 256, function(s, m, raw)
+    list[#list + 1] = {s, m, raw}
+    return true
+  end)
+  local args = {}
+  for _, e in ipairs(list) do
+    lx_rem(ix.vx.lx, vx_entry(ix.vx, e[1], e[2]))
+    args[#args + 1] = e[3]
+    args[#args + 1] = e[2]
+  end
+  for from = 1, #args, 256 do
+    redis.call('ZADD', ix.key, unpack(args, from, math.min(from + 255, #args)))
+  end
+  ix.is_shared = false
+  ix_rebuild(ix)
+end
+
+-- ix_add inserts entry (s, m); s is the score as a decimal string. A value-ordered
+-- field's value stays in the value-ordered index up to IX_MAX entries, and moves to keys
+-- of its own past them; one with keys of its own goes back once they hold at most
+-- IX_MAX / 2 (own_rem turns them plain then), or right away when they are plain.
+local function ix_add(ix, sraw, m)
+  if not ix.vx then return own_add(ix, sraw, m) end
+  if not ix_shared(ix) then
+    own_add(ix, sraw, m)
+    ix.is_chunked = nil
+    return vx_demote(ix)
+  end
+  local n = vx_count(ix.vx, '-inf', '+inf', math.huge)
+  if n == 0 and not VX_SHARED then
+    ix.is_shared = false
+    return own_add(ix, sraw, m)
+  end
+  if lx_add(ix.vx.lx, vx_entry(ix.vx, tonumber(sraw), m)) and n + 1 > IX_MAX then
+    vx_promote(ix)
+  end
+end
+
+-- ix_rem removes entry (s, m); s is the score the entry was written with.
+local function ix_rem(ix, sraw, m)
+  if not ix.vx then return own_rem(ix, sraw, m) end
+  if ix_shared(ix) then
+    lx_rem(ix.vx.lx, vx_entry(ix.vx, tonumber(sraw), m))
+    return
+  end
+  own_rem(ix, sraw, m)
+  ix.is_chunked = nil
+  vx_demote(ix)
+end
+
+-- ix_repair rewrites an index from its entries (verify -repair): ix_rebuild, or
+-- lx_rebuild for a value-ordered index; a value's own keys may move into the
+-- value-ordered index then.
+local function ix_repair(ix)
+  if ix.lx then
+    return lx_rebuild({base = ix.base, suffix = ix.suffix, dir = ix.dir, cnt = ix.cnt})
+  end
+  if ix_shared(ix) then return end
+  ix_rebuild(ix)
+  ix.is_chunked = nil
+  vx_demote(ix)
 end
 
 -- log_event appends an event to the tenant's log (a stream; keys.eventLog): its header

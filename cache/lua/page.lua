@@ -138,7 +138,7 @@ end
 -- What the page walk leaves for the other parts: a count that walks (combined filters,
 -- or a createdAt range over a chunked index) and the second window.
 local count_reserve = 0
-if count_min ~= '' and (#ixs > 1 or ((count_min ~= '-inf' or count_max ~= '+inf') and ix_chunked(ixs[1]))) then
+if count_min ~= '' and (#ixs > 1 or ix_shared(ixs[1]) or ((count_min ~= '-inf' or count_max ~= '+inf') and ix_chunked(ixs[1]))) then
   count_reserve = math.floor(budget / 2)
 end
 local other_reserve = 0

@@ -20,7 +20,9 @@
 --   ARGV[8]            tenant base (every index key starts with it)
 --   ARGV[9..12]        the tenant's event log (keys.eventLog), the oldest id it keeps,
 --                      the most entries it keeps, the write's time in ms (log_event, lib.lua)
---   ARGV[13 ..]        one score per index, in KEYS order: the entry's current score for
+--   ARGV[13]           "p" to start values of value-ordered fields in keys of their own
+--                      (Options.PerValueIndexes), else "" (VX_SHARED, lib.lua)
+--   ARGV[14 ..]        one score per index, in KEYS order: the entry's current score for
 --                      a left index (a chunked index locates the entry by it), the new
 --                      score for a joined one
 --
@@ -36,7 +38,8 @@ local publish = ARGV[7]
 local base = ARGV[8]
 local log, log_min, log_max, at = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 11
+local SCORES = 12
+VX_SHARED = ARGV[13] ~= 'p'
 
 local cur = redis.call('GET', record_key)
 if expected == '' then
