@@ -33,6 +33,9 @@ type config struct {
 	RecordFormat      string
 	// TokenPointers: write a token pointer for every new session (cache.Options.TokenPointers).
 	TokenPointers bool
+	// PerValueIndexes: index new owner and account values in keys of their own
+	// (cache.Options.PerValueIndexes).
+	PerValueIndexes bool
 	// ReadCache keeps read records in process memory (cache.ReadCache).
 	ReadCache             bool
 	ReadCacheMaxBytes     int64
@@ -109,6 +112,7 @@ var settings = []setting{
 	{"READ_CACHE_MAX_STALENESS", "duration", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
 	{"RECORD_FORMAT", "binary|json", "binary", "how records are written: binary, or json while instances older than the binary form still run; both are read"},
 	{"TOKEN_POINTERS", "write|off", "off", "write: also write a token pointer for every new session, while instances older than authentication by id still run; off: none (tokens are found by their session id)"},
+	{"VALUE_INDEXES", "shared|per-value", "shared", "how owner and account values of few sessions are indexed: shared, in one value-ordered index per project and field; per-value, in a key each, while instances older than the value-ordered indexes still run; both are read"},
 	{"MAX_BODY_BYTES", "bytes", "1048576", "largest request body accepted; larger ones get 413"},
 	{"REQUEST_TIMEOUT", "duration", "10s", "deadline of a query or mutation, Redis calls included"},
 	{"RESPONSE_WRITE_TIMEOUT", "duration", "30s", "how long a client may take to receive a query's or mutation's answer once it is ready, after which it is disconnected; 0 = no limit"},
@@ -346,6 +350,13 @@ func buildConfig(get func(string) string) (*config, error) {
 	case "off":
 	default:
 		errs = append(errs, fmt.Errorf("TOKEN_POINTERS must be write or off, not %q", get("TOKEN_POINTERS")))
+	}
+	switch get("VALUE_INDEXES") {
+	case "per-value":
+		c.PerValueIndexes = true
+	case "shared":
+	default:
+		errs = append(errs, fmt.Errorf("VALUE_INDEXES must be shared or per-value, not %q", get("VALUE_INDEXES")))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))

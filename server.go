@@ -342,7 +342,7 @@ func callerID(authz *auth.Authorizer) func(context.Context) (string, error) {
 func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, log *slog.Logger, tr *httpapi.Tracing) (*service, error) {
 	var m *httpapi.Metrics // made below, from the hub; the store reports to it only once serving
 	store := cache.New(rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, Logger: log,
-		JSONRecords: cfg.RecordFormat == "json", TokenPointers: cfg.TokenPointers, PageScanLimit: cfg.PageScanLimit,
+		JSONRecords: cfg.RecordFormat == "json", TokenPointers: cfg.TokenPointers, PerValueIndexes: cfg.PerValueIndexes, PageScanLimit: cfg.PageScanLimit,
 		OnPageScan: func(s cache.PageScan) { m.PageScan(s) }, ReadCache: reads,
 		EventRetention: cfg.EventRetention, EventLogMaxLength: cfg.EventLogMaxLength})
 	hub := store.NewHub(cache.HubOptions{})

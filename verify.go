@@ -64,7 +64,7 @@ func runVerify(ctx context.Context, name string, args []string, getenv func(stri
 		return err
 	}
 	defer be.Close()
-	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, TokenPointers: cfg.TokenPointers})
+	store := cache.New(be.rdb, cache.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.SessionRetention, TokenPointers: cfg.TokenPointers, PerValueIndexes: cfg.PerValueIndexes})
 	rep, err := store.Verify(ctx, only, *repair)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -81,6 +81,9 @@ func runVerify(ctx context.Context, name string, args []string, getenv func(stri
 		plural(rep.Tenants, "tenant", "tenants"), plural(rep.Records, "session", "sessions"),
 		plural(bad, "inconsistency", "inconsistencies"),
 		plural(len(rep.Problems)-bad, "harmless leftover", "harmless leftovers"), rep.Repaired)
+	if rep.Converted > 0 {
+		fmt.Fprintf(stdout, "moved %s into the value-ordered indexes\n", plural(rep.Converted, "owner or account index", "owner or account indexes"))
+	}
 	if !*repair && bad > 0 {
 		return fmt.Errorf("verify: %s found (run again with -repair to fix)", plural(bad, "inconsistency", "inconsistencies"))
 	}
