@@ -35,6 +35,7 @@ import (
 //	<p>:{<tenant>}:log             the tenant's event log: a stream, one entry per change
 //	                               (field e: the event message, see events.go), trimmed
 //	                               by age and length (eventlog.go)
+//	<p>:{<tenant>}:logcut          the newest id trimmed from the log (none: nothing was)
 //
 // Besides these, API keys (apikeys.go), persisted queries (<p>:apq:<hash>, apq.go) and
 // the rate limiters' counters ("rate:<p>:...", ratelimit.go, keylimit.go, apq.go) are
@@ -194,6 +195,7 @@ func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix
 func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
 func (k keys) eventLog(t model.Tenant) string     { return k.tenantBase(t) + "log" }
+func (k keys) eventLogCut(t model.Tenant) string  { return k.tenantBase(t) + "logcut" }
 
 // guard is a key of the tenant that is never written. Scripts that reach keys they do
 // not declare (index chunks, directories, records of a page) declare it last: while the
