@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -220,4 +221,22 @@ func TestVerifyRepairsValueIndexes(t *testing.T) {
 		verifyClean(t, b, tn)
 		checkPages(t, b, tn, all, []*model.ConnectSessionFilter{{OriginOwnerID: ptr("owner-3")}, {OriginOwnerID: ptr("owner-49")}}, []int{2})
 	})
+}
+
+// Every value's entries start with its prefix and no other value's do, whatever bytes
+// the values hold; entries decode back to their value, createdAt and id.
+func TestValuePrefixesKeepValuesApart(t *testing.T) {
+	values := []string{"", "a", "ab", "a\x00", "a\x00b", "a\x01", "a\x01\x01", "\x01\x02", "\x00\x01", "a\x02", "\xff", "a\x00\x00"}
+	e := ixEntry{score: 1<<47 + 12345, m: member(1<<31 + 7)}
+	for _, v := range values {
+		got, en, ok := splitValueEntry(valueEntry(v, e))
+		if !ok || got != v || en != e {
+			t.Errorf("%q: decoded %q %+v %v", v, got, en, ok)
+		}
+		for _, w := range values {
+			if w != v && strings.HasPrefix(valueEntry(w, e), valuePrefix(v)) {
+				t.Errorf("an entry of %q starts with the prefix of %q", w, v)
+			}
+		}
+	}
 }

@@ -137,13 +137,6 @@ func decodeBound(dirm string) (ixEntry, bool) {
 	return ixEntry{score: int64(binary.BigEndian.Uint64([]byte(dirm[:8]))), m: dirm[8:boundWidth]}, true
 }
 
-// boundOf encodes an entry as a directory bound does (ix_enc in lua/lib.lua).
-func boundOf(e ixEntry) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(e.score))
-	return string(b[:]) + e.m
-}
-
 func zEntries(zs []redis.Z) []ixEntry {
 	out := make([]ixEntry, len(zs))
 	for i, z := range zs {
@@ -258,8 +251,8 @@ func (s *Store) lxRead(ctx context.Context, t model.Tenant, kind string) (*lxLay
 	l := &lxLayout{name: name}
 	for _, dm := range dms {
 		c := lxChunk{dirm: dm, missing: true}
-		if i := strings.Index(dm, "\x00\x01"); i >= 0 && len(dm) > i+2+boundWidth {
-			end := i + 2 + boundWidth
+		if i := strings.IndexByte(dm, 0); i >= 0 && len(dm) > i+1+valueEntryWidth {
+			end := i + 1 + valueEntryWidth
 			c.bound = dm[:end]
 			c.key = s.k.tenantBase(t) + chunkInfix + dm[end:] + ":" + s.k.indexSuffix(t, name)
 			if c.members, err = s.rdb.ZRange(ctx, c.key, 0, -1).Result(); err != nil {

@@ -66,12 +66,15 @@ import (
 // Value-ordered indexes. Most owners and accounts have one session or a few, and a key of
 // their own per value costs about 100 bytes of key, dict and listpack overhead. So a
 // value of owner or account with at most 64 entries is indexed in the tenant's
-// value-ordered index of that field instead: chunked as above, but all scores 0 and each
-// entry the member <valuePrefix(value)><8-byte BE createdAt><4-byte BE id>, so that the
+// value-ordered index of that field instead: chunked as above (in chunks of up to
+// valueChunkSize), but all scores 0 and each entry the member
+// <valuePrefix(value)><6-byte BE createdAt><4-byte BE id> (valueEntry), so that the
 // sorted sets order entries by value, then creation, and each value's entries are one
 // lex range (ZRANGEBYLEX, ZLEXCOUNT). A directory member is a chunk's lowest entry (its
-// bound) followed by the chunk's number; the number starts after the 12 bytes that follow
-// the bound's first NUL 0x01. A value passing 64 entries moves into keys of its own
+// bound) followed by the chunk's number; the number starts after the valueEntryWidth
+// bytes that follow the bound's NUL. A value longer than 53 bytes makes an
+// entry longer than Redis keeps in a listpack (zset-max-listpack-value, 64): its chunk
+// still works, as a skiplist, at several times the memory. A value passing 64 entries moves into keys of its own
 // (ix:<f>:<value>, in the form above), and back once those shrink to 32. Where a value's
 // entries are is told by whether it has a key of its own (plain key or directory):
 // then all of them are there, else all in the value-ordered index. Scripts find the
@@ -224,6 +227,20 @@ const (
 	valueKinds = ixOwner + ixAccount
 )
 
+// valueEntryWidth is the width of a value-ordered index entry after the value's prefix:
+// createdAt in 6 big-endian bytes (enough until the year 10889), then the 4-byte member
+// (VX_WIDTH in lua/lib.lua). valueChunkSize is how many entries writes put in one of its
+// chunks (LX_MAX): more than chunkSize, because entries arrive in value order, not
+// creation order, so chunks split in halves and are about 70% full on average, and one
+// chunk costs about 350 bytes (its key, and its directory member, 100k of which make
+// a skiplist); one less than chunkMax, because an insert into a full chunk holds one
+// entry more for a moment before it splits, and Redis keeps at most chunkMax entries in
+// a listpack (it does not convert back).
+const (
+	valueEntryWidth = 10
+	valueChunkSize  = 127
+)
+
 // valueIndex is the name of the tenant's value-ordered index of kind.
 func (k keys) valueIndex(t model.Tenant, kind string) string {
 	return k.tenantBase(t) + valueInfix + kind
@@ -240,20 +257,66 @@ func valueOf(suffix string) (kind, value string, ok bool) {
 }
 
 // valuePrefix is what every entry of value v starts with in a value-ordered index
-// (vx_prefix in lua/lib.lua): v with each NUL byte written as NUL 0xFF, then NUL 0x01.
-// The terminator appears nowhere else, so no value's prefix begins another's entries.
+// (vx_prefix in lua/lib.lua): v with each byte 0x00 written as 0x01 0x01 and each 0x01
+// as 0x01 0x02, then a NUL. The NUL appears nowhere else, so no value's prefix begins
+// another value's entries.
 func valuePrefix(v string) string {
-	return strings.ReplaceAll(v, "\x00", "\x00\xff") + "\x00\x01"
+	if strings.IndexByte(v, 0) < 0 && strings.IndexByte(v, 1) < 0 {
+		return v + "\x00"
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case 0:
+			b.WriteString("\x01\x01")
+		case 1:
+			b.WriteString("\x01\x02")
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	b.WriteByte(0)
+	return b.String()
+}
+
+// unescapeValue reverses valuePrefix's escaping (without the NUL); ok is false for bytes
+// it never writes.
+func unescapeValue(p string) (string, bool) {
+	if strings.IndexByte(p, 1) < 0 {
+		return p, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != 1 {
+			b.WriteByte(p[i])
+			continue
+		}
+		if i+1 >= len(p) || (p[i+1] != 1 && p[i+1] != 2) {
+			return "", false
+		}
+		b.WriteByte(p[i+1] - 1)
+		i++
+	}
+	return b.String(), true
+}
+
+// valueEntry is entry e of value v in a value-ordered index (vx_entry in lua/lib.lua).
+func valueEntry(v string, e ixEntry) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(e.score))
+	return valuePrefix(v) + string(b[2:]) + e.m
 }
 
 // splitValueEntry decodes an entry of a value-ordered index: its value, score and member.
 func splitValueEntry(e string) (value string, en ixEntry, ok bool) {
-	i := strings.Index(e, "\x00\x01")
-	if i < 0 || len(e) != i+2+boundWidth {
+	i := strings.IndexByte(e, 0)
+	if i < 0 || len(e) != i+1+valueEntryWidth {
 		return "", ixEntry{}, false
 	}
-	return strings.ReplaceAll(e[:i], "\x00\xff", "\x00"),
-		ixEntry{score: int64(binary.BigEndian.Uint64([]byte(e[i+2 : i+10]))), m: e[i+10:]}, true
+	v, ok := unescapeValue(e[:i])
+	var b [8]byte
+	copy(b[2:], e[i+1:i+7])
+	return v, ixEntry{score: int64(binary.BigEndian.Uint64(b[:])), m: e[i+7:]}, ok
 }
 
 // member encodes an id as an index member: 4 bytes, big-endian (member_of in

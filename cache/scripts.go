@@ -26,16 +26,19 @@ var luaConstants = struct {
 	ChunkSize, ChunkCountCost, MaxID, BoundWidth       int
 	DirectoryInfix, ChunkInfix, CountsName, ValueInfix string
 	ValueKinds                                         string
+	ValueEntryWidth, ValueChunkSize                    int
 }{
-	ChunkSize:      chunkSize,
-	ChunkCountCost: chunkCountCost,
-	MaxID:          maxID,
-	BoundWidth:     boundWidth,
-	DirectoryInfix: directoryInfix,
-	ChunkInfix:     chunkInfix,
-	CountsName:     countsName,
-	ValueInfix:     valueInfix,
-	ValueKinds:     valueKinds,
+	ChunkSize:       chunkSize,
+	ChunkCountCost:  chunkCountCost,
+	MaxID:           maxID,
+	BoundWidth:      boundWidth,
+	DirectoryInfix:  directoryInfix,
+	ChunkInfix:      chunkInfix,
+	CountsName:      countsName,
+	ValueInfix:      valueInfix,
+	ValueKinds:      valueKinds,
+	ValueEntryWidth: valueEntryWidth,
+	ValueChunkSize:  valueChunkSize,
 }
 
 // hole marks, in a key or message that Go writes, the place of a value only a script

@@ -397,7 +397,7 @@ func (s *Store) verifyValueIndex(ctx context.Context, t model.Tenant, kind strin
 			continue
 		}
 		for _, e := range es {
-			if err := storeErr("repair value index", s.ixOp(ctx, t, l.name, "rem", 0, valuePrefix(value)+boundOf(e)).Err()); err != nil {
+			if err := storeErr("repair value index", s.ixOp(ctx, t, l.name, "rem", 0, valueEntry(value, e)).Err()); err != nil {
 				return err
 			}
 			if _, there := own[e.m]; !there {

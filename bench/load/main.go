@@ -172,7 +172,7 @@ func load(ctx context.Context, store *cache.Store, input func(org int, project s
 	return first, last, <-errc
 }
 
-// indexKind names an index by its key suffix ("ix:all", "ix:<f>:<value>", "exp").
+// indexKind names an index by its key suffix ("ix:all", "ix:<f>:<value>", "vx:<f>", "exp").
 func indexKind(suffix string) string {
 	switch {
 	case suffix == "ix:all":
@@ -182,6 +182,8 @@ func indexKind(suffix string) string {
 	case strings.HasPrefix(suffix, "ix:"):
 		f := strings.SplitN(suffix, ":", 3)[1]
 		return "index: " + map[string]string{"p": "provider", "o": "owner", "a": "account", "c": "category", "t": "type"}[f]
+	case strings.HasPrefix(suffix, "vx:"):
+		return "index: " + map[string]string{"o": "owner", "a": "account"}[strings.TrimPrefix(suffix, "vx:")] + " (value-ordered)"
 	}
 	return "index: " + suffix
 }

@@ -88,14 +88,22 @@ local VX_INFIX, VX_KINDS = '{{.ValueInfix}}', '{{.ValueKinds}}'
 -- their layout argument (Options.PerValueIndexes).
 local VX_SHARED = true
 
--- VX_TOP is above every entry's 12 bytes after a value's prefix.
-local VX_TOP = string.rep('\255', 13)
+-- VX_WIDTH is the width of an entry after its value's prefix: createdAt in 6 bytes, then
+-- the 4-byte member (valueEntryWidth); VX_MAX_SCORE the largest createdAt it holds (the
+-- year 10889). LX_MAX is how many entries writes put in one chunk of a value-ordered
+-- index (valueChunkSize).
+local VX_WIDTH, VX_MAX_SCORE, LX_MAX = {{.ValueEntryWidth}}, 281474976710655, {{.ValueChunkSize}}
+
+-- VX_TOP is above every entry's bytes after a value's prefix.
+local VX_TOP = string.rep('\255', VX_WIDTH + 1)
 
 -- vx_prefix is what every entry of value v in a value-ordered index starts with (Go:
--- valuePrefix): v with each NUL byte written as NUL 0xFF, then NUL 0x01. No other value's
--- entries start with it, so each value's entries are one range.
+-- valuePrefix): v with each byte 0x00 written as 0x01 0x01 and each 0x01 as 0x01 0x02,
+-- then a NUL, its only one. No other value's entries start with it, so each value's
+-- entries are one range.
+local VX_ESCAPES = {['\0'] = '\1\1', ['\1'] = '\1\2'}
 local function vx_prefix(v)
-  return (string.gsub(v, '%z', '\0\255')) .. '\0\1'
+  return (string.gsub(v, '[%z\1]', VX_ESCAPES)) .. '\0'
 end
 
 -- ix_open describes the index whose plain key is key, in the tenant whose keys start with base.
@@ -130,16 +138,16 @@ end
 -- The value-ordered index of a field (lx, see keys.go) is always chunked: a directory
 -- (all scores 0, ordered by member) of chunk lower bounds, each an entry followed by the
 -- chunk's number in decimal, and chunks of entries, all scores 0, ordered by member. An
--- entry is <value prefix (vx_prefix)><ix_enc(createdAt, id)>, so a value's entries are
+-- entry is <value prefix (vx_prefix)><vx_entry's 6-byte createdAt and 4-byte id>, so a value's entries are
 -- one range, in creation order. Entries and bounds are compared by Redis (lex ranges), or
 -- split into prefix (compared for equality) and score, never with Lua's string order.
 
 -- lx_num is the chunk number of directory member dm: what follows the bound, whose
--- prefix ends at the first NUL 0x01.
+-- prefix ends at the first NUL.
 local function lx_num(dm)
-  local t = string.find(dm, '\0\1', 1, true)
+  local t = string.find(dm, '\0', 1, true)
   if not t then return '' end
-  return string.sub(dm, t + 2 + IX_BOUND)
+  return string.sub(dm, t + 1 + VX_WIDTH)
 end
 
 local function lx_chunk(L, dm)
@@ -148,7 +156,7 @@ end
 
 -- lx_locate returns the directory member of the chunk holding (or to hold) entry e, and
 -- true when e is below every chunk (the first chunk is returned then); nil when empty.
--- e must be entry-shaped (a prefix and 12 bytes): no entry-shaped string is a proper
+-- e must be entry-shaped (a prefix and VX_WIDTH bytes): no entry-shaped string is a proper
 -- prefix of another, so dm <= e .. 0xFF exactly when dm's bound <= e.
 local function lx_locate(L, e)
   local r = redis.call('ZREVRANGEBYLEX', L.dir, '[' .. e .. '\255', '-', 'LIMIT', '0', '1')
@@ -168,7 +176,7 @@ local function lx_new_chunk(L, bound, members)
   redis.call('ZADD', lx_chunk(L, bound .. n), unpack(args))
 end
 
--- lx_add inserts entry e; it returns whether e was new. A chunk past IX_MAX is split: an
+-- lx_add inserts entry e; it returns whether e was new. A chunk past LX_MAX is split: an
 -- entry past the chunk's last one starts a chunk of its own, else the chunk splits in halves.
 local function lx_add(L, e)
   local dm, below = lx_locate(L, e)
@@ -185,7 +193,7 @@ local function lx_add(L, e)
     redis.call('ZADD', L.dir, '0', dm)
   end
   local size = redis.call('ZCARD', ck)
-  if size <= IX_MAX then return true end
+  if size <= LX_MAX then return true end
   if not below and redis.call('ZRANGE', ck, '-1', '-1')[1] == e then
     redis.call('ZREM', ck, e)
     lx_new_chunk(L, e, {e})
@@ -231,7 +239,8 @@ local function lx_rebuild(L)
     for from = 1, #ms, 256 do
       local args = {}
       for i = from, math.min(from + 255, #ms) do
-        if string.find(ms[i], '\0\1', 1, true) and #ms[i] >= 2 + IX_BOUND then
+        local t = string.find(ms[i], '\0', 1, true)
+        if t and #ms[i] == t + VX_WIDTH then
           args[#args + 1] = '0'
           args[#args + 1] = ms[i]
         end
@@ -243,8 +252,8 @@ local function lx_rebuild(L)
   redis.call('DEL', L.dir)
   redis.call('HDEL', L.cnt, '#' .. L.suffix)
   local n = redis.call('ZCARD', tmp)
-  for from = 0, n - 1, IX_MAX do
-    local ms = redis.call('ZRANGE', tmp, from, from + IX_MAX - 1)
+  for from = 0, n - 1, LX_MAX do
+    local ms = redis.call('ZRANGE', tmp, from, from + LX_MAX - 1)
     lx_new_chunk(L, ms[1], ms)
   end
   redis.call('DEL', tmp)
@@ -255,27 +264,31 @@ end
 
 -- vx_entry is the entry of (score, member m) in value view V.
 local function vx_entry(V, s, m)
-  return V.p .. ix_enc(s, m)
+  if s > VX_MAX_SCORE then s = VX_MAX_SCORE end
+  local hi = floor(s / 4294967296)
+  local lo = s - hi * 4294967296
+  local c, d = floor(lo / 65536), lo % 65536
+  return V.p .. char(floor(hi / 256), hi % 256, floor(c / 256), c % 256, floor(d / 256), d % 256) .. m
 end
 
 -- vx_split decodes an entry (or a directory member's bound) of view V: its score and
 -- member, or nil when it is another value's.
 local function vx_split(V, e)
   if string.sub(e, 1, #V.p) ~= V.p then return nil end
-  local a, b, c, d, f, g, h, i = string.byte(e, #V.p + 1, #V.p + 8)
-  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + f) * 256 + g) * 256 + h) * 256 + i,
-    string.sub(e, #V.p + 9, #V.p + 12)
+  local a, b, c, d, f, g = string.byte(e, #V.p + 1, #V.p + 6)
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + f) * 256 + g,
+    string.sub(e, #V.p + 7, #V.p + 10)
 end
 
 -- vx_range turns a score range [lo, hi] (strings as ix_walk takes them) into the lex
 -- range of the value's entries, and the numeric ends.
 local function vx_range(V, lo, hi)
   local flo, fhi = ix_num(lo), ix_num(hi)
-  local elo, ehi = V.p .. string.rep('\0', IX_BOUND), V.p .. VX_TOP
+  local elo, ehi = V.p .. string.rep('\0', VX_WIDTH), V.p .. VX_TOP
   if flo > 0 then elo = vx_entry(V, flo, '\0\0\0\0') end
   if fhi < 0 then
     ehi = V.p -- below every entry: an empty range
-  elseif fhi < math.huge then
+  elseif fhi < VX_MAX_SCORE then
     ehi = vx_entry(V, fhi, '\255\255\255\255')
   end
   return elo, ehi, flo, fhi
