@@ -492,8 +492,18 @@ local function own_add(ix, sraw, m)
     ix_new_chunk(ix, s, m, {sraw, m})
     return
   end
-  -- Split the full chunk in halves, the upper half into a new chunk.
+  -- Split the full chunk, the upper part into a new chunk: in halves, except in the last
+  -- chunk, where the entries above the new one go. Creates from several instances (or
+  -- one's concurrent requests) arrive nearly in creation order, a little behind the last
+  -- entry: halves would leave each chunk half full for good.
   local half = math.floor(size / 2)
+  if not redis.call('ZRANGEBYLEX', ix.dir, '(' .. dm, '+', 'LIMIT', '0', '1')[1] then
+    local above = redis.call('ZCOUNT', ck, '(' .. sraw, '+inf')
+    for _, tm in ipairs(redis.call('ZRANGEBYSCORE', ck, sraw, sraw)) do
+      if id_of(tm) > id then above = above + 1 end
+    end
+    half = math.max(half, size - above)
+  end
   local upper = redis.call('ZRANGE', ck, half, -1, 'WITHSCORES')
   redis.call('ZREMRANGEBYRANK', ck, half, -1)
   local args = {}
