@@ -26,7 +26,8 @@
 #      (its entries and bytes are printed, and the peak RSS below includes them);
 #   5. cost growth: loads BENCH_LARGE (1,000,000; 0 skips) sessions into project
 #      "bench-large" and measures the page of 50 there and in the BENCH_SESSIONS tenant,
-#      alternately, BENCH_ROUNDS times;
+#      alternately, BENCH_ROUNDS times, then the page of 50 of one customer
+#      (bench/page-owner.lua; both projects give each customer 60 sessions);
 #   6. prints requests/s, p50 and p99 of each, the ratios the targets name, Redis bytes
 #      per session and the service's peak RSS (VmHWM from /proc).
 # Every wrk run is bounded (-d), and every process it started is stopped on exit.
@@ -135,7 +136,7 @@ wait_http "http://127.0.0.1:$svc_port/readyz"
 wait_http "http://127.0.0.1:$plain_port/readyz"
 key=$(env -i PATH="$PATH" REDIS_URL="$redis_url" "$tmp/connectsession" apikey create -org 1 -role write -label bench 2>/dev/null | tail -n1)
 export BENCH_KEY="$key"
-ids=$("$tmp/load" -redis-url "$redis_url" -project bench -n "$sessions")
+ids=$("$tmp/load" -redis-url "$redis_url" -project bench -n "$sessions" -per-owner 60)
 point_id=${ids##*last=}
 export BENCH_ID="$point_id"
 
@@ -229,11 +230,14 @@ curl -fsS "http://127.0.0.1:$svc_port/metrics" | grep '^connectsession_read_cach
 
 if [ "$large" -gt 0 ]; then
   echo "== cost growth: $large sessions in 1/bench-large (pipelined)"
-  "$tmp/load" -redis-url "$redis_url" -project bench-large -n "$large" -batch 1000
+  "$tmp/load" -redis-url "$redis_url" -project bench-large -n "$large" -batch 1000 -per-owner 60
   check "page of 50 (large)" "http://127.0.0.1:$svc_port/graphql" "$(lua_body bench/page.lua bench-large)"
+  check "page of 50 by owner (large)" "http://127.0.0.1:$svc_port/graphql" "$(lua_body bench/page-owner.lua bench-large)"
   for round in $(seq 1 "$rounds"); do
     bench "page50-at-$sessions" "http://127.0.0.1:$svc_port/graphql" bench/page.lua bench "$svc_pid"
     bench "page50-at-$large" "http://127.0.0.1:$svc_port/graphql" bench/page.lua bench-large "$svc_pid"
+    bench "owner-page50-at-$sessions" "http://127.0.0.1:$svc_port/graphql" bench/page-owner.lua bench "$svc_pid"
+    bench "owner-page50-at-$large" "http://127.0.0.1:$svc_port/graphql" bench/page-owner.lua bench-large "$svc_pid"
   done
 fi
 
@@ -274,6 +278,10 @@ if large:
     print(f"page of 50 at {sessions:>8} sessions: p50 {a[1]:.3f} ms  p99 {a[2]:.3f} ms  {a[0]:.0f} req/s")
     print(f"page of 50 at {large:>8} sessions: p50 {b[1]:.3f} ms  p99 {b[2]:.3f} ms  {b[0]:.0f} req/s")
     r = b[1] / a[1]; print(f"page of 50: p50 at {large} / p50 at {sessions} = {r:.3f}  (target <= 1.2: {verdict(r <= 1.2)})")
+    a, b = med[f"owner-page50-at-{sessions}"], med[f"owner-page50-at-{large}"]
+    print(f"page of 50 by owner at {sessions:>8} sessions: p50 {a[1]:.3f} ms  p99 {a[2]:.3f} ms  {a[0]:.0f} req/s")
+    print(f"page of 50 by owner at {large:>8} sessions: p50 {b[1]:.3f} ms  p99 {b[2]:.3f} ms  {b[0]:.0f} req/s")
+    r = b[1] / a[1]; print(f"page of 50 by owner: p50 at {large} / p50 at {sessions} = {r:.3f}  (target <= 1.2: {verdict(r <= 1.2)})")
 print(f"redis memory: {bps} bytes per session (INFO used_memory over {memory_n} sessions, event log apart; target <= 700: {verdict(bps <= 700)})")
 print(f"event log: {bpe} bytes per event (MEMORY USAGE of the project's log over its {memory_n} CREATED events)")
 print(f"service peak RSS (VmHWM): {rss_kb / 1024:.0f} MiB  (target <= 150: {verdict(rss_kb / 1024 <= 150)})")
