@@ -19,7 +19,8 @@ type Problem struct {
 	// missing session", and for the chunked form of an index (see keys): "chunk over 128
 	// entries", "directory member without chunk", "chunk entries outside its bounds",
 	// "index count does not match", "plain index beside its chunks", "chunk without
-	// directory member"; and against the event log (verify_log.go): "undecodable event",
+	// directory member"; for the value-ordered indexes (keys.go) also "undecodable index
+	// entry" and "value in both index forms"; and against the event log (verify_log.go): "undecodable event",
 	// "record without its event", "record after its DELETED event", "record differs from
 	// its last event", "event of a missing record". Repair leaves the log as it is: it
 	// is history, and these tell of writes made without it (an instance older than the
@@ -62,9 +63,11 @@ type Report struct {
 // be well formed: chunks of at most 128 entries within their directory bounds, every
 // directory member with its chunk and every chunk with its member, and the right count.
 // With only set, one tenant is checked, else every tenant in the registry, plus the
-// token pointers. With repair, each problem is fixed (a malformed chunked index is
-// rewritten from its entries, missing entries added, orphans removed). Verify reads whole
-// tenants: run it off-peak.
+// token pointers. The value-ordered indexes are read as one index per value. With repair,
+// each problem is fixed (a malformed chunked index is rewritten from its entries, missing
+// entries added, orphans removed), and without Options.PerValueIndexes owner and account
+// values of at most 64 entries in keys of their own move into the value-ordered indexes
+// (Report.Converted). Verify reads whole tenants: run it off-peak.
 func (s *Store) Verify(ctx context.Context, only *model.Tenant, repair bool) (*Report, error) {
 	rep := &Report{}
 	var tenants []model.Tenant
