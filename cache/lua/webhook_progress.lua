@@ -1,0 +1,26 @@
+-- Records an endpoint's delivery progress, only while the caller holds its lease and the
+-- endpoint exists: an instance that lost its lease (it stalled past the lease's time and
+-- another took over) must not move the cursor back, nor bring back a deleted endpoint.
+-- Returns 1 when written, 0 when the lease is another's, -1 when the endpoint is gone.
+local lease_key = KEYS[1]
+local endpoint_key = KEYS[2]
+local attempts_key = KEYS[3]
+local token = ARGV[1]
+local attempt = ARGV[2]      -- the attempt's JSON, or '' for none
+local attempts_kept = tonumber(ARGV[3])
+-- ARGV[4..]: field, value pairs of the endpoint's hash
+
+if redis.call('GET', lease_key) ~= token then
+  return 0
+end
+if redis.call('EXISTS', endpoint_key) == 0 then
+  return -1
+end
+if #ARGV > 3 then
+  redis.call('HSET', endpoint_key, unpack(ARGV, 4))
+end
+if attempt ~= '' then
+  redis.call('LPUSH', attempts_key, attempt)
+  redis.call('LTRIM', attempts_key, 0, attempts_kept - 1)
+end
+return 1
