@@ -160,7 +160,7 @@ func (s *Store) QueueWebhookRedelivery(ctx context.Context, t model.Tenant, id, 
 		return model.ErrEventNotInLog
 	}
 	key := s.k.webhookRedeliveries(t, id)
-	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	err = s.watch(ctx, func(tx *redis.Tx) error {
 		n, err := tx.LLen(ctx, key).Result()
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *model.WebhookEndpo
 		return storeErr("create webhook endpoint", err)
 	}
 	list, key := s.k.webhooks(t), s.k.webhook(t, e.ID)
-	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	err = s.watch(ctx, func(tx *redis.Tx) error {
 		n, err := tx.ZCard(ctx, list).Result()
 		if err != nil {
 			return err
@@ -153,7 +154,7 @@ func (s *Store) WebhookEndpoint(ctx context.Context, t model.Tenant, id string) 
 func (s *Store) UpdateWebhookEndpoint(ctx context.Context, u *model.WebhookUpdate) (*model.WebhookEndpoint, error) {
 	key := s.k.webhook(u.Tenant, u.ID)
 	var out *model.WebhookEndpoint
-	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	err := s.watch(ctx, func(tx *redis.Tx) error {
 		h, err := tx.HGetAll(ctx, key).Result()
 		if err != nil {
 			return err
@@ -206,7 +207,7 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, u *model.WebhookUpdat
 func (s *Store) RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string) (*model.WebhookEndpoint, error) {
 	key := s.k.webhook(t, id)
 	var out *model.WebhookEndpoint
-	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	err := s.watch(ctx, func(tx *redis.Tx) error {
 		h, err := tx.HGetAll(ctx, key).Result()
 		if err != nil {
 			return err
@@ -320,4 +321,20 @@ func boolText(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// watchTries is how often a webhook write whose keys changed under it is tried before
+// it gives up with model.ErrConflict.
+const watchTries = 20
+
+// watch runs fn as an optimistic transaction over keys (all of one tenant), again while
+// another client changed them between its reads and its writes.
+func (s *Store) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
+	for range watchTries {
+		err := s.rdb.Watch(ctx, fn, keys...)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("cache: webhook endpoint: %w", model.ErrConflict)
 }
