@@ -268,6 +268,7 @@ func (d *Dispatcher) work(ctx context.Context, ref cache.WebhookRef) {
 // step does one unit of an endpoint's work: one redelivery, or the events of one batch
 // up to the first failure. It reports whether more may be waiting.
 func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, error) {
+	heldUntil := time.Now().Add(d.lease) // measured before asking: the lease ends no earlier
 	held, err := d.store.HoldWebhook(ctx, ref, d.token, d.lease)
 	if err != nil || !held {
 		d.setBehind(ref, time.Time{})
@@ -332,8 +333,13 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 			}
 			skipped = ""
 		}
-		if held, err := d.store.HoldWebhook(ctx, ref, d.token, d.lease); err != nil || !held {
-			return false, err
+		// The lease must outlast the post and its record: renewed when less than two
+		// attempts' time is left of it (the renewal at the top of step gave three).
+		if time.Until(heldUntil) < 2*d.o.Timeout {
+			if held, err := d.store.HoldWebhook(ctx, ref, d.token, d.lease); err != nil || !held {
+				return false, err
+			}
+			heldUntil = time.Now().Add(d.lease)
 		}
 		d.setBehind(ref, ev.OccurredAt)
 		a := d.attempt(ctx, st, ev, st.Attempt+1)
