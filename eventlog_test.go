@@ -64,7 +64,7 @@ func TestEventLogQuery(t *testing.T) {
 		{"first over 100", map[string]any{"org": 1, "project": "eventlog", "first": 101}, "BAD_USER_INPUT"},
 		{"negative first", map[string]any{"org": 1, "project": "eventlog", "first": -1}, "BAD_USER_INPUT"},
 		{"malformed after", map[string]any{"org": 1, "project": "eventlog", "after": "yesterday"}, "BAD_USER_INPUT"},
-		{"after a trimmed event", map[string]any{"org": 1, "project": "eventlog", "after": "1-0"}, "EVENTS_TRIMMED"},
+		{"after a later id than the newest", map[string]any{"org": 1, "project": "eventlog", "after": "9007199254740990-0"}, "BAD_USER_INPUT"},
 		{"another organization", map[string]any{"org": 2, "project": "eventlog"}, "FORBIDDEN"},
 	} {
 		if r := s.post(t, "Bearer "+key, eventLogQuery, tt.vars); r.code() != tt.code {
@@ -74,6 +74,35 @@ func TestEventLogQuery(t *testing.T) {
 	if r := s.post(t, "", eventLogQuery, project); r.code() != "UNAUTHENTICATED" {
 		t.Errorf("without a key: %s, want UNAUTHENTICATED", r.code())
 	}
+	// "0-0" is before every event: the whole log, as long as nothing was trimmed.
+	if evs := eventLog(t, s, key, map[string]any{"org": 1, "project": "eventlog", "after": "0-0"}); len(evs) != 4 {
+		t.Errorf("after 0-0: %d events, want 4", len(evs))
+	}
+
+	t.Run("after an event the log no longer holds", func(t *testing.T) {
+		s := startServer(t, map[string]string{"EVENT_LOG_MAX_LENGTH": "100"})
+		key := s.devKey(t)
+		for i := range 102 {
+			s.mustData(t, "Bearer "+key, createMutation, createVars(1, "trimmed", fmt.Sprint("o", i)), nil)
+		}
+		// The first two events were trimmed: resuming after the first misses the second.
+		kept := eventLog(t, s, key, map[string]any{"org": 1, "project": "trimmed", "first": 1})
+		for _, after := range []string{"0-0", "1-0"} {
+			r := s.post(t, "Bearer "+key, eventLogQuery, map[string]any{"org": 1, "project": "trimmed", "after": after})
+			if r.code() != "EVENTS_TRIMMED" {
+				t.Errorf("after %s: %s %+v, want EVENTS_TRIMMED", after, r.code(), r.Errors)
+			}
+		}
+		c := dialWS(t, s, protoTransportWS, nil, map[string]any{"Authorization": "Bearer " + key})
+		c.subscribe("1", eventsSubscription, map[string]any{"org": 1, "project": "trimmed", "after": "0-0"})
+		if e := c.nextEvent("1"); e.Code != "EVENTS_TRIMMED" {
+			t.Errorf("subscription after 0-0: got %+v, want EVENTS_TRIMMED", e)
+		}
+		c.subscribe("2", eventsSubscription, map[string]any{"org": 1, "project": "trimmed", "after": kept[0].EventID})
+		if e := c.nextEvent("2"); e.Code != "" || e.Type != "CREATED" {
+			t.Errorf("subscription after the oldest kept: got %+v, want its successor", e)
+		}
+	})
 }
 
 // A subscriber whose connection drops resumes with the last eventId it got and receives
@@ -118,9 +147,9 @@ func TestSubscriptionResumesAfterADroppedConnection(t *testing.T) {
 				t.Fatalf("live after the replay: got %+v, want %d", e, live)
 			}
 
-			again.subscribe("3", eventsSubscription, map[string]any{"org": 1, "project": project, "after": "1-0"})
-			if e := again.nextEvent("3"); e.Code != "EVENTS_TRIMMED" {
-				t.Errorf("after a trimmed event: got %+v, want EVENTS_TRIMMED", e)
+			again.subscribe("3", eventsSubscription, map[string]any{"org": 1, "project": project, "after": "9007199254740990-0"})
+			if e := again.nextEvent("3"); e.Code != "BAD_USER_INPUT" {
+				t.Errorf("after an id later than the newest: got %+v, want BAD_USER_INPUT", e)
 			}
 			again.subscribe("4", eventsSubscription, map[string]any{"org": 1, "project": project, "after": "soon"})
 			if e := again.nextEvent("4"); e.Code != "BAD_USER_INPUT" {

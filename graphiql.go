@@ -40,6 +40,14 @@ mutation CreateSession {
     connectSession { id status expiresAt }
   }
 }
+
+# Every change is in the project's event log: who (actorKeyId) did what, in order.
+# Subscriptions take the last eventId as after to resume without a gap.
+query RecentEvents {
+  connectSessionEventLog(organizationId: 1, projectId: "demo", first: 10) {
+    eventId type id actorKeyId occurredAt
+  }
+}
 `
 
 // newPlayground is the page at / for cfg, or nil when PLAYGROUND=false. Its Headers tab

@@ -33,7 +33,7 @@ func TestExampleOperationsValid(t *testing.T) {
 	for _, op := range doc.Operations {
 		names = append(names, string(op.Operation)+" "+op.Name)
 	}
-	if got, want := strings.Join(names, ", "), "query ListSessions, query ReadSession, mutation CreateSession"; got != want {
+	if got, want := strings.Join(names, ", "), "query ListSessions, query ReadSession, mutation CreateSession, query RecentEvents"; got != want {
 		t.Errorf("operations: got %s, want %s", got, want)
 	}
 }

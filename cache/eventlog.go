@@ -34,7 +34,7 @@ const MaxEventLogPage = 1000
 // logArgs returns the arguments of lib.lua's log_event for an append to t's log by a
 // write at `at`.
 func (s *Store) logArgs(t model.Tenant, at time.Time) logArgs {
-	return logArgs{key: s.k.eventLog(t), minID: s.logMinID(at), max: s.eventLogMax, at: millis(at)}
+	return logArgs{key: s.k.eventLog(t), cut: s.k.eventLogCut(t), minID: s.logMinID(at), max: s.eventLogMax, at: millis(at)}
 }
 
 // logMinID is the oldest event id the logs keep at `at`.
@@ -54,9 +54,20 @@ func nextEventID(id string) string {
 
 // EventLog returns t's events after the event id after ("" = from the oldest kept),
 // oldest first, at most first (capped at MaxEventLogPage). An after that is not an event
-// id is a *model.InputError; an after older than what the log still holds returns
-// model.ErrEventsTrimmed, since events after it may be gone.
+// id, or is later than the newest event, is a *model.InputError; one the log no longer
+// covers (an event after it was trimmed) returns model.ErrEventsTrimmed. One round trip.
 func (s *Store) EventLog(ctx context.Context, t model.Tenant, after string, first int) ([]*model.ConnectSessionEvent, error) {
+	msgs, err := s.eventEntries(ctx, t, after, first, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodeEntries(t, msgs)
+}
+
+// eventEntries reads t's log entries after `after` as EventLog describes, undecoded. With
+// maxBytes > 0 it keeps only as many as fit in that many bytes of event data (at least
+// one), for readers that hold what they read while a slow client takes it.
+func (s *Store) eventEntries(ctx context.Context, t model.Tenant, after string, first, maxBytes int) ([]redis.XMessage, error) {
 	first = min(max(first, 0), MaxEventLogPage)
 	start := "-"
 	if after != "" {
@@ -67,31 +78,78 @@ func (s *Store) EventLog(ctx context.Context, t model.Tenant, after string, firs
 		start = nextEventID(after)
 	}
 	key := s.k.eventLog(t)
-	if first == 0 {
-		return []*model.ConnectSessionEvent{}, s.checkNotTrimmed(ctx, t, after)
-	}
-	msgs, err := s.rdb.XRangeN(ctx, key, start, "+", int64(first)).Result()
-	if err != nil {
+	var entries *redis.XMessageSliceCmd
+	var newest *redis.XMessageSliceCmd
+	var cut *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if first > 0 {
+			entries = p.XRangeN(ctx, key, start, "+", int64(first))
+		}
+		if after != "" {
+			newest = p.XRevRangeN(ctx, key, "+", "-", 1)
+			cut = p.Get(ctx, s.k.eventLogCut(t))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, storeErr("event log", err)
 	}
-	if after != "" && len(msgs) == 0 {
-		// Nothing after it: refuse an id later than the newest event, which would hide
-		// the events to come from a client that resumes or polls with it.
-		last, err := s.LastEventID(ctx, t)
-		if err != nil {
-			return nil, err
+	if after != "" {
+		trimmed := cut.Val() // the newest id trimmed; "" when none was
+		if trimmed != "" && model.EventIDLess(after, trimmed) {
+			return nil, fmt.Errorf("cache: events after %s: %w", after, model.ErrEventsTrimmed)
+		}
+		last := trimmed
+		if n := newest.Val(); len(n) == 1 {
+			last = n[0].ID
+		}
+		if last == "" {
+			last = "0-0"
 		}
 		if model.EventIDLess(last, after) {
+			// It would hide the events to come from a client that resumes or polls with it.
 			return nil, &model.InputError{Message: "is later than the newest event (" + last + ")"}
 		}
 	}
-	if after != "" && (len(msgs) == 0 || msgs[0].ID != start) {
-		// The first entry is not the one right after `after`: check nothing between
-		// them was trimmed.
-		if err := s.checkNotTrimmed(ctx, t, after); err != nil {
-			return nil, err
+	if entries == nil {
+		return nil, nil
+	}
+	msgs := entries.Val()
+	if maxBytes > 0 {
+		size := 0
+		for i, m := range msgs {
+			for _, v := range m.Values {
+				if str, ok := v.(string); ok {
+					size += len(str)
+				}
+			}
+			if size > maxBytes && i > 0 {
+				// A copy: the rest of the reply must not stay reachable through it.
+				msgs = append([]redis.XMessage(nil), msgs[:i]...)
+				break
+			}
 		}
 	}
+	return msgs, nil
+}
+
+// replayBytes bounds the event data one resuming subscription holds at a time (replayed
+// events wait for a client that may read slowly or not at all).
+const replayBytes = 16 << 10
+
+// replay returns the next batch of t's events after `after` for a resuming subscription:
+// at most replayBatch events and, past the first, replayBytes of event data. more
+// reports that the log may hold further events.
+func (s *Store) replay(ctx context.Context, t model.Tenant, after string) (evs []*model.ConnectSessionEvent, more bool, err error) {
+	msgs, err := s.eventEntries(ctx, t, after, replayBatch, replayBytes)
+	if err != nil {
+		return nil, false, err
+	}
+	evs, err = s.decodeEntries(t, msgs)
+	return evs, len(msgs) > 0, err
+}
+
+func (s *Store) decodeEntries(t model.Tenant, msgs []redis.XMessage) ([]*model.ConnectSessionEvent, error) {
 	out := make([]*model.ConnectSessionEvent, 0, len(msgs))
 	for _, m := range msgs {
 		ev, err := s.decodeEntry(t, m)
@@ -103,33 +161,6 @@ func (s *Store) EventLog(ctx context.Context, t model.Tenant, after string, firs
 	return out, nil
 }
 
-// checkNotTrimmed returns model.ErrEventsTrimmed when events after `after` may have
-// been trimmed from t's log: after is older than the log's retention, or the log is
-// full and its oldest entry is past after.
-func (s *Store) checkNotTrimmed(ctx context.Context, t model.Tenant, after string) error {
-	if after == "" {
-		return nil
-	}
-	if model.EventIDLess(after, s.logMinID(s.now())) {
-		return fmt.Errorf("cache: events after %s: %w", after, model.ErrEventsTrimmed)
-	}
-	key := s.k.eventLog(t)
-	var n *redis.IntCmd
-	var oldest *redis.XMessageSliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		n = p.XLen(ctx, key)
-		oldest = p.XRangeN(ctx, key, "-", "+", 1)
-		return nil
-	})
-	if err != nil {
-		return storeErr("event log", err)
-	}
-	if o := oldest.Val(); int(n.Val()) >= s.eventLogMax && len(o) == 1 && model.EventIDLess(nextEventID(after), o[0].ID) {
-		return fmt.Errorf("cache: events after %s: %w", after, model.ErrEventsTrimmed)
-	}
-	return nil
-}
-
 // LoggedEvents is how many events all tenants' logs held when this instance last
 // finished a retention sweep, and false when it has not finished one.
 func (s *Store) LoggedEvents() (int64, bool) {
@@ -137,16 +168,26 @@ func (s *Store) LoggedEvents() (int64, bool) {
 	return n, n >= 0
 }
 
-// LastEventID returns the id of t's newest event, or "0-0" when its log is empty.
+// LastEventID returns the id of t's newest event: its newest entry, or when its log is
+// empty the newest one trimmed from it, or "0-0" when it never held one.
 func (s *Store) LastEventID(ctx context.Context, t model.Tenant) (string, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, s.k.eventLog(t), "+", "-", 1).Result()
-	if err != nil {
+	var newest *redis.XMessageSliceCmd
+	var cut *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		newest = p.XRevRangeN(ctx, s.k.eventLog(t), "+", "-", 1)
+		cut = p.Get(ctx, s.k.eventLogCut(t))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", storeErr("event log", err)
 	}
-	if len(msgs) == 0 {
-		return "0-0", nil
+	if n := newest.Val(); len(n) == 1 {
+		return n[0].ID, nil
 	}
-	return msgs[0].ID, nil
+	if c := cut.Val(); c != "" {
+		return c, nil
+	}
+	return "0-0", nil
 }
 
 func (s *Store) decodeEntry(t model.Tenant, m redis.XMessage) (*model.ConnectSessionEvent, error) {
@@ -158,19 +199,32 @@ func (s *Store) decodeEntry(t model.Tenant, m redis.XMessage) (*model.ConnectSes
 	return s.decodeEvent(t, m.ID, header, rec)
 }
 
-// trimLog trims t's log to its retention; the sweep calls it for every tenant, so that
-// logs of tenants that no longer write do not keep old events. It returns the log's
-// length after trimming.
-func (s *Store) trimLog(ctx context.Context, t model.Tenant) (int64, error) {
-	key := s.k.eventLog(t)
-	var n *redis.IntCmd
+// trimLogs trims the logs of tenants to their retention and length (lua/trim.lua), in
+// one pipeline; the sweep calls it for every tenant, so that logs of tenants that no
+// longer write do not keep old events. It returns the events left in those logs.
+func (s *Store) trimLogs(ctx context.Context, tenants []model.Tenant) (int64, error) {
+	if len(tenants) == 0 {
+		return 0, nil
+	}
+	// EVALSHA in a pipeline cannot fall back to EVAL per command: load the script first.
+	if err := trimScript.Load(ctx, s.rdb).Err(); err != nil {
+		return 0, storeErr("load trim script", err)
+	}
+	minID := s.logMinID(s.now())
+	cmds := make([]*redis.Cmd, len(tenants))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.XTrimMinID(ctx, key, s.logMinID(s.now()))
-		n = p.XLen(ctx, key)
+		for i, t := range tenants {
+			cmds[i] = trimScript.EvalSha(ctx, p, []string{s.k.eventLog(t), s.k.eventLogCut(t)}, minID, s.eventLogMax)
+		}
 		return nil
 	})
 	if err != nil {
-		return 0, storeErr("trim event log", err)
+		return 0, storeErr("trim event logs", err)
 	}
-	return n.Val(), nil
+	var left int64
+	for _, c := range cmds {
+		n, _ := c.Int64()
+		left += n
+	}
+	return left, nil
 }

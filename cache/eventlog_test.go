@@ -369,9 +369,10 @@ func TestResumeAfterATrimmedEventEnds(t *testing.T) {
 	each(t, func(t *testing.T, b *backend) {
 		h := startHub(t, b, HubOptions{})
 		mustCreate(t, b, createIn(demo, "a"))
+		mustCreate(t, b, createIn(demo, "a2"))
 		old := logged(t, b, demo)[0].EventID
 		b.clock.Advance(DefaultEventRetention + time.Hour)
-		mustCreate(t, b, createIn(demo, "b"))
+		mustCreate(t, b, createIn(demo, "b")) // trims both: the one after old is gone
 		s, err := h.Subscribe(t.Context(), demo, old, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -211,7 +211,8 @@ func (e *ending) get() error {
 	return e.err
 }
 
-// replayBatch is how many logged events a resuming subscriber reads at a time.
+// replayBatch is how many logged events a resuming subscriber reads at a time (at most;
+// see Store.replay).
 const replayBatch = 100
 
 // forward moves one subscriber's events to the channel its transport reads, until the
@@ -234,14 +235,14 @@ func (h *Hub) forward(ctx context.Context, t model.Tenant, name string, sub *sub
 	var batch []*model.ConnectSessionEvent
 	for {
 		if replaying && len(batch) == 0 {
-			evs, err := h.store.EventLog(ctx, t, last, replayBatch)
+			evs, more, err := h.store.replay(ctx, t, last)
 			if err != nil {
 				if ctx.Err() == nil {
 					final(err)
 				}
 				return
 			}
-			batch, replaying = evs, len(evs) == replayBatch
+			batch, replaying = evs, more
 		}
 		// While a batch is being sent, live events wait in the queue.
 		var send chan<- *model.ConnectSessionEvent

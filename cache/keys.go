@@ -29,6 +29,7 @@ import (
 //	<p>:{<tenant>}:log             the tenant's event log: a stream, one entry per change
 //	                               (field e: the event message, see events.go), trimmed
 //	                               by age and length (eventlog.go)
+//	<p>:{<tenant>}:logcut          the newest id trimmed from the log (none: nothing was)
 //	<p>:{<tenant>}:wh              webhook endpoints: score createdAt (ms), member the
 //	                               endpoint id (webhooks.go)
 //	<p>:{<tenant>}:wh:<id>         hash: one endpoint's settings, secret and delivery
@@ -181,6 +182,7 @@ func (k keys) all(t model.Tenant) string          { return k.tenantBase(t) + "ix
 func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "exp" }
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
 func (k keys) eventLog(t model.Tenant) string     { return k.tenantBase(t) + "log" }
+func (k keys) eventLogCut(t model.Tenant) string  { return k.tenantBase(t) + "logcut" }
 func (k keys) webhooks(t model.Tenant) string     { return k.tenantBase(t) + "wh" }
 
 func (k keys) webhook(t model.Tenant, id string) string { return k.tenantBase(t) + "wh:" + id }

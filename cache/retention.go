@@ -26,22 +26,24 @@ func (s *Store) Sweep(ctx context.Context, batch int) (int, error) {
 		if err != nil {
 			return removed, storeErr("sweep tenants", err)
 		}
+		page := make([]model.Tenant, 0, len(tags))
 		for _, tag := range tags {
 			t, ok := parseTenantTag(tag)
 			if !ok {
 				continue
 			}
+			page = append(page, t)
 			n, err := s.sweepTenant(ctx, t, cutoff, batch)
 			removed += n
 			if err != nil {
 				return removed, err
 			}
-			l, err := s.trimLog(ctx, t)
-			if err != nil {
-				return removed, err
-			}
-			logged += l
 		}
+		l, err := s.trimLogs(ctx, page)
+		if err != nil {
+			return removed, err
+		}
+		logged += l
 		cursor = next
 		if cursor == 0 {
 			s.loggedEvents.Store(logged)

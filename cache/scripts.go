@@ -56,6 +56,7 @@ var (
 	createScript = newScript("lib.lua", "create.lua")
 	ixScript     = newScript("lib.lua", "index.lua")
 	manyScript   = newScript("many.lua")
+	trimScript   = newScript("lib.lua", "trim.lua")
 )
 
 // allScripts are the scripts newScript made, for LoadScripts.
@@ -121,9 +122,9 @@ type writeCall struct {
 // id it keeps, the most entries it keeps, and the write's time (ms), which the event's
 // id starts with.
 type logArgs struct {
-	key, minID string
-	max        int
-	at         int64
+	key, cut, minID string
+	max             int
+	at              int64
 }
 
 func (c *writeCall) keys() []string {
@@ -135,9 +136,9 @@ func (c *writeCall) keys() []string {
 }
 
 func (c *writeCall) args() []any {
-	args := make([]any, 0, 12+len(c.scores))
+	args := make([]any, 0, 13+len(c.scores))
 	args = append(args, c.expected, c.next, c.member, len(c.leave), c.channel, c.event, c.publish, c.base,
-		c.log.key, c.log.minID, c.log.max, c.log.at)
+		c.log.key, c.log.cut, c.log.minID, c.log.max, c.log.at)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}
@@ -240,10 +241,10 @@ func (c *createCall) args() []any {
 	if pointer == nil {
 		pointer = []string{"", ""}
 	}
-	args := make([]any, 0, 20+len(c.scores))
+	args := make([]any, 0, 21+len(c.scores))
 	args = append(args, c.recordKey[0], c.recordKey[1], c.bucketPrefix, c.bucketSize, c.tag,
 		c.record[0], c.record[1], idForm, c.base, c.tokenKey, c.tokenTTL, pointer[0], pointer[1],
-		c.channel, event[0], event[1], c.log.key, c.log.minID, c.log.max, c.log.at)
+		c.channel, event[0], event[1], c.log.key, c.log.cut, c.log.minID, c.log.max, c.log.at)
 	for _, sc := range c.scores {
 		args = append(args, sc)
 	}

@@ -222,7 +222,9 @@ func (s *Store) verifyTenant(ctx context.Context, t model.Tenant, repair bool, r
 		}
 		rep.Records++
 		seen[r.ID] = true
-		log.checkRecord(key, r, rep)
+		if err := s.checkRecord(ctx, t, log, key, r, rep); err != nil {
+			return err
+		}
 		want := map[string]int64{}
 		for _, ix := range s.k.indexKeys(t, r) {
 			want[ix] = r.Created

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -14,21 +15,31 @@ import (
 // it, and the time of the oldest event kept (changes before it may have left the log).
 type logView struct {
 	last    map[int]loggedEvent
-	horizon int64 // ms of the oldest event kept; -1 for an empty log
+	horizon int64  // ms of the oldest event kept; -1 for an empty log
+	read    string // the newest entry read ("" = none)
 }
 
 // readLog reads t's whole event log (at most EventLogMaxLength entries), reporting
 // entries it cannot decode.
 func (s *Store) readLog(ctx context.Context, t model.Tenant, rep *Report) (*logView, error) {
 	v := &logView{last: map[int]loggedEvent{}, horizon: -1}
+	return v, s.readLogAfter(ctx, t, v, rep)
+}
+
+// readLogAfter adds to v the entries after the last it read.
+func (s *Store) readLogAfter(ctx context.Context, t model.Tenant, v *logView, rep *Report) error {
 	key := s.k.eventLog(t)
 	start := "-"
+	if v.read != "" {
+		start = nextEventID(v.read)
+	}
 	for {
 		msgs, err := s.rdb.XRangeN(ctx, key, start, "+", 1000).Result()
 		if err != nil {
-			return nil, storeErr("verify event log", err)
+			return storeErr("verify event log", err)
 		}
 		for _, m := range msgs {
+			v.read = m.ID
 			if v.horizon < 0 {
 				ms, _, _ := model.SplitEventID(m.ID)
 				v.horizon = int64(ms)
@@ -43,7 +54,7 @@ func (s *Store) readLog(ctx context.Context, t model.Tenant, rep *Report) (*logV
 			v.last[ev.ID] = loggedEvent{ev, rec}
 		}
 		if len(msgs) < 1000 {
-			return v, nil
+			return nil
 		}
 		start = nextEventID(msgs[len(msgs)-1].ID)
 	}
@@ -56,22 +67,52 @@ type loggedEvent struct {
 }
 
 // checkRecord compares a stored record with its last event: the event must show the
-// record as stored, and a record changed since the oldest event kept must have one.
-func (v *logView) checkRecord(key string, r *record, rep *Report) {
+// record as stored, and a record changed after the oldest event kept must have one. The
+// log was read before the records, so a write since then can explain a difference: the
+// log's new entries and the record are read again before one is reported.
+func (s *Store) checkRecord(ctx context.Context, t model.Tenant, v *logView, key string, r *record, rep *Report) error {
+	kind, detail := v.mismatch(r)
+	if kind == "" {
+		return nil
+	}
+	if err := s.readLogAfter(ctx, t, v, rep); err != nil {
+		return err
+	}
+	raw, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil // deleted meanwhile; checkMissing sees its DELETED event
+	}
+	if err != nil {
+		return storeErr("verify record", err)
+	}
+	if r, err = decodeRecord(raw); err != nil {
+		return nil // reported by the record scan
+	}
+	if kind, detail = v.mismatch(r); kind != "" {
+		rep.add(kind, key, detail)
+	}
+	return nil
+}
+
+// mismatch says how r disagrees with its last event in v ("" when it does not).
+func (v *logView) mismatch(r *record) (kind, detail string) {
 	ev, ok := v.last[r.ID]
 	switch {
 	case !ok:
-		if v.horizon >= 0 && r.Updated >= v.horizon {
-			rep.add("record without its event", key, "changed at "+strconv.FormatInt(r.Updated, 10)+", after the log's oldest event")
+		// Strictly after: changes in the millisecond of the oldest event kept may have
+		// left with an entry trimmed in that same millisecond.
+		if v.horizon >= 0 && r.Updated > v.horizon {
+			return "record without its event", "changed at " + strconv.FormatInt(r.Updated, 10) + ", after the log's oldest event"
 		}
 	case ev.Type == eventDeleted:
-		rep.add("record after its DELETED event", key, "")
+		return "record after its DELETED event", ""
 	default:
 		logged, err := decodeRecord(ev.record)
 		if err != nil || logged.encodeJSON() != r.encodeJSON() {
-			rep.add("record differs from its last event", key, ev.Type)
+			return "record differs from its last event", ev.Type
 		}
 	}
+	return "", ""
 }
 
 // checkMissing reports sessions whose last event says they exist but whose record does

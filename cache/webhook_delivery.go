@@ -84,8 +84,6 @@ type WebhookProgress struct {
 	// FromOldest moves it before the oldest event the log holds.
 	Cursor     string
 	FromOldest bool
-	// Seq, when not 0, records how many entries the log had received up to the cursor.
-	Seq int64
 	// Retry, when set, records a failed attempt at the head event (its cursor stays).
 	Retry *WebhookRetry
 	// Disable, when not "", disables the endpoint with this reason.
@@ -115,10 +113,7 @@ func (s *Store) RecordWebhook(ctx context.Context, ref WebhookRef, token string,
 	}
 	args := []any{token, attempt, WebhookAttemptsKept}
 	if p.Cursor != "" || p.FromOldest {
-		args = append(args, whCursor, p.Cursor, whSeq, 0, whAttempt, 0, whFailing, 0, whNext, 0)
-	}
-	if p.Seq > 0 {
-		args = append(args, whSeq, p.Seq)
+		args = append(args, whCursor, p.Cursor, whAttempt, 0, whFailing, 0, whNext, 0)
 	}
 	if r := p.Retry; r != nil {
 		args = append(args, whAttempt, r.Attempt, whFailing, millis(r.FailingSince), whNext, millis(r.NextAt))
@@ -265,50 +260,4 @@ func (s *Store) WebhooksDue(ctx context.Context, refs []WebhookRef, now time.Tim
 		due[i] = queued[i].Val() > 0 || (newer && next <= millis(now))
 	}
 	return due, nil
-}
-
-// WebhookEvents is EventLog for a deliverer: t's events after the endpoint's cursor.
-// EventLog refuses (model.ErrEventsTrimmed) a cursor older than the log's retention
-// even when nothing after it was trimmed, as happens to an endpoint of a project that
-// wrote nothing for longer than that. Trimming removes the oldest entries only, so
-// nothing after the cursor is gone when fewer entries were ever deleted than had been
-// added up to the cursor (WebhookState.Seq, recorded by WebhookCaughtUp); then the
-// events are read. Elsewhere (Seq unknown, or a Redis that does not count, like the
-// embedded one) the refusal stands.
-func (s *Store) WebhookEvents(ctx context.Context, t model.Tenant, st *WebhookState, first int) ([]*model.ConnectSessionEvent, error) {
-	events, err := s.EventLog(ctx, t, st.Cursor, first)
-	if !errors.Is(err, model.ErrEventsTrimmed) || st.Cursor == "" || st.Seq <= 0 {
-		return events, err
-	}
-	info, ierr := s.rdb.XInfoStream(ctx, s.k.eventLog(t)).Result()
-	if ierr != nil || info.EntriesAdded <= 0 || info.EntriesAdded-info.Length > st.Seq {
-		return nil, err
-	}
-	msgs, rerr := s.rdb.XRangeN(ctx, s.k.eventLog(t), nextEventID(st.Cursor), "+", int64(min(max(first, 0), MaxEventLogPage))).Result()
-	if rerr != nil {
-		return nil, storeErr("event log", rerr)
-	}
-	out := make([]*model.ConnectSessionEvent, 0, len(msgs))
-	for _, m := range msgs {
-		ev, err := s.decodeEntry(t, m)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, nil
-}
-
-// WebhookCaughtUp records, for an endpoint whose cursor is the newest event of its log,
-// how many entries the log had received up to it (for WebhookEvents). It does nothing
-// when an event came since, or where Redis does not count entries.
-func (s *Store) WebhookCaughtUp(ctx context.Context, ref WebhookRef, token, cursor string) error {
-	if cursor == "" {
-		return nil
-	}
-	info, err := s.rdb.XInfoStream(ctx, s.k.eventLog(ref.Tenant)).Result()
-	if err != nil || info.EntriesAdded <= 0 || info.LastGeneratedID != cursor {
-		return nil //nolint:nilerr // best effort: without it an idle endpoint may be disabled as trimmed, and says so
-	}
-	return s.RecordWebhook(ctx, ref, token, WebhookProgress{Seq: info.EntriesAdded})
 }

@@ -35,7 +35,6 @@ const (
 	whReason   = "reason"   // why the service disabled it; empty otherwise
 	whCreated  = "created"  // ms
 	whCursor   = "cursor"   // the last event handled
-	whSeq      = "seq"      // entries the log had received up to the cursor; 0 = unknown
 	whAttempt  = "attempt"  // attempts made at the event after the cursor
 	whFailing  = "failing"  // ms of that event's first failed attempt; 0 when none
 	whNext     = "next"     // ms before which it is not tried again; 0 = now
@@ -49,8 +48,6 @@ type WebhookState struct {
 	// Cursor is the id of the last event handled; "" for none: the endpoint starts at the
 	// oldest event the log holds.
 	Cursor string
-	// Seq is how many entries the log had received up to Cursor; 0 when unknown.
-	Seq int64
 	// Attempt is how many attempts the event after Cursor has had; FailingSince is when
 	// the first of them failed (zero when none did), NextAt when to try again.
 	Attempt      int
@@ -294,7 +291,7 @@ func decodeWebhook(t model.Tenant, h map[string]string) *WebhookState {
 	if r := h[whReason]; r != "" {
 		e.DisabledReason = &r
 	}
-	return &WebhookState{Endpoint: e, Secret: h[whSecret], Cursor: h[whCursor], Seq: num(whSeq), Attempt: int(num(whAttempt)),
+	return &WebhookState{Endpoint: e, Secret: h[whSecret], Cursor: h[whCursor], Attempt: int(num(whAttempt)),
 		FailingSince: at(whFailing), NextAt: at(whNext)}
 }
 

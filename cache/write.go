@@ -107,11 +107,16 @@ func (s *Store) modify(ctx context.Context, t model.Tenant, id int, event string
 				return nil, nil, err
 			}
 		}
-		leave, join, scores := s.indexDiff(t, cur, next)
 		encoded := ""
 		if next != nil {
 			encoded = s.encode(next)
+			if encoded == s.encode(cur) {
+				// Nothing changes (a second authenticate or revoke): no write, and no
+				// event, so that repeating a call cannot fill the project's event log.
+				return cur, next, nil
+			}
 		}
+		leave, join, scores := s.indexDiff(t, cur, next)
 		msg := ""
 		if event != "" {
 			msg = encodeEvent(event, id, now, actor)

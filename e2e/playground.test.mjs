@@ -96,7 +96,7 @@ async function runsListSessionsOffline(base, devKey, screenshot) {
 
     // The default editor content holds the example operations...
     const query = await editorText(page, '.graphiql-query-editor');
-    for (const op of ['query ListSessions', 'query ReadSession', 'mutation CreateSession']) {
+    for (const op of ['query ListSessions', 'query ReadSession', 'mutation CreateSession', 'query RecentEvents']) {
       assert.ok(query.includes(op), `default query lacks ${op}:\n${query}`);
     }
     // ...and the Headers tab, shown open, the development key.

@@ -28,8 +28,7 @@ type Store interface {
 	WebhookEndpoint(ctx context.Context, t model.Tenant, id string) (*cache.WebhookState, error)
 	RecordWebhook(ctx context.Context, ref cache.WebhookRef, token string, p cache.WebhookProgress) error
 	NextWebhookRedelivery(ctx context.Context, ref cache.WebhookRef) (*model.ConnectSessionEvent, error)
-	WebhookEvents(ctx context.Context, t model.Tenant, st *cache.WebhookState, first int) ([]*model.ConnectSessionEvent, error)
-	WebhookCaughtUp(ctx context.Context, ref cache.WebhookRef, token, cursor string) error
+	EventLog(ctx context.Context, t model.Tenant, after string, first int) ([]*model.ConnectSessionEvent, error)
 }
 
 // Options configure a Dispatcher. The zero value of each field picks its default.
@@ -304,7 +303,7 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 	if d.o.Now().Before(st.NextAt) {
 		return false, nil // backing off: a later look for work finds it due
 	}
-	events, err := d.store.WebhookEvents(ctx, ref.Tenant, st, batch)
+	events, err := d.store.EventLog(ctx, ref.Tenant, st.Cursor, batch)
 	if errors.Is(err, model.ErrEventsTrimmed) {
 		reason := fmt.Sprintf("disabled at %s: the event log no longer holds the events after %s, which this endpoint had not received yet (EVENT_RETENTION, EVENT_LOG_MAX_LENGTH); enabling it resumes at the oldest event kept",
 			dateTime(d.o.Now()), st.Cursor)
@@ -318,7 +317,7 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 	}
 	if len(events) == 0 {
 		d.setBehind(ref, time.Time{})
-		return false, d.store.WebhookCaughtUp(ctx, ref, d.token, st.Cursor)
+		return false, nil
 	}
 	d.setBehind(ref, events[0].OccurredAt)
 	skipped := "" // the last event passed over by the filter, not yet recorded

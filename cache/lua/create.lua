@@ -25,9 +25,10 @@
 --   ARGV[12], [13] the token pointer's value around its id (tokenPointerText)
 --   ARGV[14]       event channel ("" = none)
 --   ARGV[15], [16] the CREATED event's header around its id (eventHeader)
---   ARGV[17..20]   the tenant's event log (keys.eventLog), the oldest id it keeps, the
---                  most entries it keeps, the write's time in ms (log_event, lib.lua)
---   ARGV[21 ..]    one score per index, in KEYS order
+--   ARGV[17..21]   the tenant's event log (keys.eventLog) and its cut (keys.eventLogCut),
+--                  the oldest id it keeps, the most entries it keeps, the write's time in
+--                  ms (log_event, lib.lua)
+--   ARGV[22 ..]    one score per index, in KEYS order
 --
 -- It returns the new id.
 
@@ -42,9 +43,9 @@ local token_key, token_ttl = ARGV[10], ARGV[11]
 local pointer_head, pointer_tail = ARGV[12], ARGV[13]
 local channel = ARGV[14]
 local event_head, event_tail = ARGV[15], ARGV[16]
-local log, log_min, log_max, at = ARGV[17], ARGV[18], tonumber(ARGV[19]), ARGV[20]
+local log, log_cut, log_min, log_max, at = ARGV[17], ARGV[18], ARGV[19], tonumber(ARGV[20]), ARGV[21]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 18
+local SCORES = 19
 
 local id = redis.call('INCR', seq_key)
 if id > {{.MaxID}} then
@@ -61,7 +62,7 @@ local value = record_head .. rid .. record_tail
 local message, event_id
 if channel ~= '' then
   message = event_head .. sid .. event_tail
-  event_id = log_event(log, log_min, log_max, at, message, value)
+  event_id = log_event(log, log_cut, log_min, log_max, at, message, value)
 end
 redis.call('HSET', bucket_prefix .. string.format('%d', math.floor(id / bucket_size)), sid, tag)
 if token_key ~= '' then

@@ -380,30 +380,68 @@ local function ix_count(ix, lo, hi, allow)
   return n, used, true
 end
 
+-- id_less: is stream id a before stream id b? Both "<ms>-<seq>"; milliseconds fit a Lua
+-- number exactly, sequences in practice too.
+local function id_less(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, bms = tonumber(ams), tonumber(bms)
+  return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
+end
+
+-- LOG_TRIM_STEP bounds how many entries one trim removes for the length cap, so that a
+-- lowered EVENT_LOG_MAX_LENGTH shrinks a long log over several writes instead of in one.
+local LOG_TRIM_STEP = 1000
+
+-- log_trim trims a tenant's log (keys.eventLog) to the entries at or after min_id ("" =
+-- no age limit) and to the newest max entries (0 = no cap), and records in cut
+-- (keys.eventLogCut) the newest id it removed. Entries leave oldest first, so every id
+-- after the one in cut is still in the log: a reader resuming after an id at or past it
+-- has missed nothing, and one before it has (EVENTS_TRIMMED), whatever the instances'
+-- clocks and settings. It returns how many entries it removed.
+local function log_trim(log, cut, min_id, max)
+  local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+  if not first then return 0 end
+  local removed, last = 0, nil
+  if min_id ~= '' and id_less(first[1], min_id) then
+    last = redis.call('XREVRANGE', log, '(' .. min_id, '-', 'COUNT', 1)[1][1]
+    removed = redis.call('XTRIM', log, 'MINID', min_id)
+  end
+  if max > 0 then
+    local len = redis.call('XLEN', log)
+    local over = math.min(len - max, LOG_TRIM_STEP)
+    if over > 0 then
+      local gone = redis.call('XRANGE', log, '-', '+', 'COUNT', over)
+      last = gone[#gone][1]
+      removed = removed + redis.call('XTRIM', log, 'MAXLEN', len - over)
+    end
+  end
+  if last then
+    redis.call('SET', cut, last)
+  end
+  return removed
+end
+
 -- log_event appends an event to the tenant's log (a stream; keys.eventLog): its header
 -- (field e) and, unless it is a delete, the record as stored (field r, the same bytes as
--- the record key: no second encoding to keep in step) and returns the entry's id, which orders the tenant's events and is what clients resume
--- after. The id is "<at>-<n>", at being the write's time in milliseconds (the event's
--- occurredAt), unless the log already holds a later id (instances' clocks differ): then
--- Redis picks the next id after it. Scripts call it before changing anything, so that a
--- failure here (a key of the wrong type, Redis out of memory) leaves no change without
--- its event; Redis does not undo a script's earlier writes when a later command fails.
---
--- The log is trimmed on each append: exactly, to entries at or after min_id ("<ms>-0":
--- the log's retention, EVENT_RETENTION), then to the newest max entries
--- (EVENT_LOG_MAX_LENGTH) when it holds more. Each entry is removed once, so an append
--- costs O(1) amortized. The retention sweep trims logs of tenants that stopped writing.
-local function log_event(log, min_id, max, at, header, rec)
+-- the record key: no second encoding to keep in step) and returns the entry's id, which
+-- orders the tenant's events and is what clients resume after. The id is "<at>-<n>", at
+-- being the write's time in milliseconds (the event's occurredAt), unless the log already
+-- holds a later id (instances' clocks differ): then Redis picks the next id after it.
+-- Scripts call it before changing anything, so that a failure here (a key of the wrong
+-- type, Redis out of memory) leaves no change without its event; Redis does not undo a
+-- script's earlier writes when a later command fails. It then trims the log (log_trim):
+-- each entry is removed once, so an append costs O(1) amortized; the retention sweep
+-- trims logs of tenants that stopped writing.
+local function log_event(log, cut, min_id, max, at, header, rec)
   local fields = {'e', header}
   if rec ~= '' then
     fields[3], fields[4] = 'r', rec
   end
-  local id = redis.pcall('XADD', log, 'MINID', min_id, at .. '-*', unpack(fields))
+  local id = redis.pcall('XADD', log, at .. '-*', unpack(fields))
   if type(id) == 'table' and id.err then
-    id = redis.call('XADD', log, 'MINID', min_id, '*', unpack(fields))
+    id = redis.call('XADD', log, '*', unpack(fields))
   end
-  if max > 0 and redis.call('XLEN', log) > max then
-    redis.call('XTRIM', log, 'MAXLEN', max)
-  end
+  log_trim(log, cut, min_id, max)
   return id
 end

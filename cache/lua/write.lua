@@ -18,9 +18,10 @@
 --   ARGV[7]            the publish command: PUBLISH, or SPUBLISH on a cluster (the
 --                      channel carries the tenant's hash tag, so it is in the keys' slot)
 --   ARGV[8]            tenant base (every index key starts with it)
---   ARGV[9..12]        the tenant's event log (keys.eventLog), the oldest id it keeps,
---                      the most entries it keeps, the write's time in ms (log_event, lib.lua)
---   ARGV[13 ..]        one score per index, in KEYS order: the entry's current score for
+--   ARGV[9..13]        the tenant's event log (keys.eventLog) and its cut (keys.eventLogCut),
+--                      the oldest id it keeps, the most entries it keeps, the write's time
+--                      in ms (log_event, lib.lua)
+--   ARGV[14 ..]        one score per index, in KEYS order: the entry's current score for
 --                      a left index (a chunked index locates the entry by it), the new
 --                      score for a joined one
 --
@@ -34,9 +35,9 @@ local leaving = tonumber(ARGV[4])
 local channel, message = ARGV[5], ARGV[6]
 local publish = ARGV[7]
 local base = ARGV[8]
-local log, log_min, log_max, at = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
+local log, log_cut, log_min, log_max, at = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13]
 -- KEYS[i] (an index) has its score in ARGV[i + SCORES].
-local SCORES = 11
+local SCORES = 12
 
 local cur = redis.call('GET', record_key)
 if expected == '' then
@@ -46,7 +47,7 @@ elseif cur ~= expected then
 end
 local event_id
 if channel ~= '' then
-  event_id = log_event(log, log_min, log_max, at, message, value)
+  event_id = log_event(log, log_cut, log_min, log_max, at, message, value)
 end
 if value == '' then
   redis.call('DEL', record_key)

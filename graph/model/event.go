@@ -62,7 +62,9 @@ func ActorFrom(ctx context.Context) string {
 // and returns it in canonical form; a *model.InputError otherwise.
 func ParseEventID(id string) (string, error) {
 	ms, seq, ok := SplitEventID(id)
-	if !ok {
+	// Milliseconds past 2^53 are not a time any event has (and not exact in Lua, where
+	// the log's scripts compare ids).
+	if !ok || ms >= 1<<53 {
 		return "", &InputError{Message: `must be an event id such as "1767225600000-0", as events carry in eventId`}
 	}
 	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq, 10), nil
