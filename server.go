@@ -226,9 +226,19 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer,
 	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
 	go svc.store.RunRetention(bg, time.Minute)
 	go svc.hub.Run(bg)
-	// Deliveries stop with the other background work; each lets go of its endpoint's
-	// lease, so that another instance takes it over at once.
-	go svc.webhooks.Run(bg)
+	// Deliveries stop before Redis closes, each letting go of its endpoint's lease, so
+	// that another instance takes the endpoint over at once rather than after the lease.
+	deliveries, stopDeliveries := context.WithCancel(bg)
+	delivered := make(chan struct{})
+	go func() { svc.webhooks.Run(deliveries); close(delivered) }()
+	defer func() {
+		stopDeliveries()
+		select {
+		case <-delivered:
+		case <-time.After(5 * time.Second):
+			log.Warn("webhook deliveries did not stop within 5s; their leases expire on their own")
+		}
+	}()
 
 	// Requests (and the WebSockets they turn into) live in connCtx, which is cancelled
 	// after Shutdown: hijacked connections are not Shutdown's to close.

@@ -255,7 +255,9 @@ func (d *Dispatcher) work(ctx context.Context, ref cache.WebhookRef) {
 	}()
 	for ctx.Err() == nil {
 		more, err := d.step(ctx, ref)
-		if err != nil && ctx.Err() == nil && !errors.Is(err, cache.ErrWebhookLeaseLost) {
+		// A lost lease (another instance delivers now) and a deleted endpoint are no
+		// failures: the worker just stops.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, cache.ErrWebhookLeaseLost) && !errors.Is(err, model.ErrNotFound) {
 			log.Warn("webhooks: delivering", "err", err)
 		}
 		if !more || err != nil {

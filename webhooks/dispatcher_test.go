@@ -393,3 +393,50 @@ func TestAbuseAttemptsKeptAreBounded(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// An instance that stops mid-delivery lets go of the lease at once and records nothing
+// for the interrupted post: another instance delivers that event again, without waiting
+// for the lease to expire.
+func TestStoppingLetsGoOfTheLease(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rb *redistest.Backend) {
+		r := newRig(t, rb, cache.Options{})
+		e, _ := r.endpoint()
+		r.session()
+		hold := make(chan struct{})
+		r.recv.answer(func(n int) int {
+			if n == 1 {
+				<-hold
+			}
+			return 200
+		})
+		defer close(hold)
+		d := r.dispatcher(Options{Timeout: 10 * time.Second, PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { d.Run(ctx); close(stopped) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(r.recv.ids()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+		ref := cache.WebhookRef{Tenant: r.tenant, ID: e.ID}
+		if ok, err := r.store.HoldWebhook(context.Background(), ref, "next", time.Minute); !ok || err != nil {
+			t.Fatalf("the lease is still held after a stop: %v %v", ok, err)
+		}
+		if err := r.store.ReleaseWebhook(context.Background(), ref, "next"); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.state(e.ID); st.Cursor != "" || len(r.attempts(e.ID)) != 0 {
+			t.Fatalf("the interrupted post was recorded: cursor %q, attempts %d", st.Cursor, len(r.attempts(e.ID)))
+		}
+		r.round(r.dispatcher(Options{}))
+		if got, want := r.recv.ids(), []string{r.logIDs()[0], r.logIDs()[0]}; !equal(got, want) {
+			t.Fatalf("delivered %v, want the interrupted event again %v", got, want)
+		}
+	})
+}
