@@ -15,7 +15,6 @@ import (
 type WebhookStore interface {
 	CreateWebhookEndpoint(ctx context.Context, e *model.WebhookEndpoint, secret string, max int) error
 	WebhookEndpoints(ctx context.Context, t model.Tenant) ([]*model.WebhookEndpoint, error)
-	WebhookEndpoint(ctx context.Context, t model.Tenant, id string) (*cache.WebhookState, error)
 	UpdateWebhookEndpoint(ctx context.Context, u *model.WebhookUpdate) (*model.WebhookEndpoint, error)
 	RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string) (*model.WebhookEndpoint, error)
 	DeleteWebhookEndpoint(ctx context.Context, t model.Tenant, id string) (bool, error)
