@@ -51,7 +51,7 @@ function startInstance(t) {
 let key;
 function writeKey() {
   key ??= execFileSync(env.CS_BINARY, ['apikey', 'create', '-org', '1', '-role', 'write', '-label', 'e2e-webhooks'],
-    { env: serviceEnv(), encoding: 'utf8' }).trim().split('\n').pop();
+    { env: serviceEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop();
   assert.match(key, /^csk_/);
   return key;
 }
