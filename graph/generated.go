@@ -1442,7 +1442,8 @@ type Mutation {
 
   """
   Sends one event of the event log to an endpoint once more, outside the endpoint's order
-  (its ` + "`" + `attempt` + "`" + ` is 0), whatever its event types. Fails with ` + "`" + `NOT_FOUND` + "`" + ` when the endpoint
+  (its ` + "`" + `attempt` + "`" + ` is 0), whatever its event types: one attempt, not retried, made while
+  the endpoint is enabled. Fails with ` + "`" + `NOT_FOUND` + "`" + ` when the endpoint
   or the event (no longer in the log) is unknown, and with ` + "`" + `RATE_LIMITED` + "`" + ` while the
   endpoint already has ` + "`" + `WEBHOOK_MAX_REDELIVERIES` + "`" + ` waiting. Needs a ` + "`" + `write` + "`" + ` key.
   """
