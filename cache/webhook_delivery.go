@@ -53,16 +53,6 @@ func (s *Store) ScanWebhooks(ctx context.Context, cursor uint64, count int) ([]W
 	return out, next, nil
 }
 
-// ForgetWebhook drops a registry member whose endpoint no longer exists (its delete did
-// not reach the registry). It checks again first, so a create in progress is kept.
-func (s *Store) ForgetWebhook(ctx context.Context, ref WebhookRef) error {
-	n, err := s.rdb.Exists(ctx, s.k.webhook(ref.Tenant, ref.ID)).Result()
-	if err != nil || n > 0 {
-		return storeErr("forget webhook", err)
-	}
-	return storeErr("forget webhook", s.rdb.SRem(ctx, s.k.webhookRegistry(), ref.ID+":"+tenantTag(ref.Tenant)).Err())
-}
-
 // HoldWebhook takes or renews the endpoint's lease for token, for ttl from now, and
 // reports whether token holds it.
 func (s *Store) HoldWebhook(ctx context.Context, ref WebhookRef, token string, ttl time.Duration) (bool, error) {
@@ -248,11 +238,7 @@ func (s *Store) WebhooksDue(ctx context.Context, refs []WebhookRef, now time.Tim
 		enabled, _ := v[0].(string)
 		cursor, _ := v[1].(string)
 		nextText, _ := v[2].(string)
-		if enabled == "" {
-			due[i] = true // gone: the worker finds out and drops it from the registry
-			continue
-		}
-		if enabled != "1" {
+		if enabled != "1" { // disabled, or gone (a member its delete did not remove)
 			continue
 		}
 		next, _ := strconv.ParseInt(nextText, 10, 64)

@@ -23,8 +23,10 @@ import (
 // written only by the instance that holds the endpoint's lease (webhook_delivery.go).
 // A global registry (keys.webhookRegistry) lists every endpoint for the instances that
 // look for work; it is written apart from the tenant's keys, before a create and after a
-// delete, so that it may name an endpoint that no longer exists (skipped and dropped)
-// but never misses one.
+// delete, so that it never misses an endpoint. It may name one that no longer exists
+// (its delete failed between the two writes): such a member is skipped, never removed
+// by the deliverers, since telling it from an endpoint being created would take both
+// keys at once, which a cluster cannot.
 
 // The fields of an endpoint's hash.
 const (
@@ -242,7 +244,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, t model.Tenant, id st
 		return false, storeErr("delete webhook endpoint", err)
 	}
 	if err := s.rdb.SRem(ctx, s.k.webhookRegistry(), id+":"+tenantTag(t)).Err(); err != nil {
-		// The endpoint is gone; the registry's member is dropped by the next scan.
+		// The endpoint is gone; its registry member stays, skipped by every look for work.
 		s.log.Warn("webhook registry: removing a deleted endpoint", "err", err)
 	}
 	return removed.Val() > 0, nil

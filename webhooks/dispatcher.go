@@ -22,7 +22,6 @@ import (
 type Store interface {
 	ScanWebhooks(ctx context.Context, cursor uint64, count int) ([]cache.WebhookRef, uint64, error)
 	WebhooksDue(ctx context.Context, refs []cache.WebhookRef, now time.Time) ([]bool, error)
-	ForgetWebhook(ctx context.Context, ref cache.WebhookRef) error
 	HoldWebhook(ctx context.Context, ref cache.WebhookRef, token string, ttl time.Duration) (bool, error)
 	ReleaseWebhook(ctx context.Context, ref cache.WebhookRef, token string) error
 	WebhookEndpoint(ctx context.Context, t model.Tenant, id string) (*cache.WebhookState, error)
@@ -278,7 +277,7 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 	st, err := d.store.WebhookEndpoint(ctx, ref.Tenant, ref.ID)
 	if errors.Is(err, model.ErrNotFound) {
 		d.setBehind(ref, time.Time{})
-		return false, d.store.ForgetWebhook(ctx, ref)
+		return false, nil // deleted since the look for work
 	}
 	if err != nil {
 		return false, err

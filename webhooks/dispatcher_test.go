@@ -564,3 +564,30 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	return n, err
 }
+
+// A deleted endpoint gets nothing more, and a registry member left behind by a delete
+// that failed halfway is skipped without a trace.
+func TestDeletedEndpointGetsNothing(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rb *redistest.Backend) {
+		r := newRig(t, rb, cache.Options{})
+		e, _ := r.endpoint()
+		r.session()
+		ctx := context.Background()
+		if ok, err := r.store.DeleteWebhookEndpoint(ctx, r.tenant, e.ID); !ok || err != nil {
+			t.Fatalf("delete: %v %v", ok, err)
+		}
+		// As if the delete had stopped before the registry.
+		if err := rb.RDB.SAdd(ctx, rb.Prefix+":webhooks", e.ID+":7:hooks").Err(); err != nil {
+			t.Fatal(err)
+		}
+		before := redistest.Snapshot(t, rb.RDB, rb.Prefix)
+		r.round(r.dispatcher(Options{}))
+		if n := len(r.recv.ids()); n != 0 {
+			t.Fatalf("a deleted endpoint got %d deliveries", n)
+		}
+		after := redistest.Snapshot(t, rb.RDB, rb.Prefix)
+		if len(after) != len(before) {
+			t.Fatalf("looking at a deleted endpoint left keys: %d -> %d", len(before), len(after))
+		}
+	})
+}
