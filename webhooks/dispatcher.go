@@ -353,6 +353,8 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 			st.Attempt, st.FailingSince = 0, time.Time{}
 			continue
 		}
+		d.o.Logger.Debug("webhooks: attempt failed", "organization", ref.Tenant.OrganizationID, "project", ref.Tenant.ProjectID,
+			"endpoint", ref.ID, "event", ev.EventID, "attempt", st.Attempt+1, "error", *a.delivery.Error)
 		return false, d.failed(ctx, ref, st, ev, a)
 	}
 	if skipped != "" {
@@ -378,6 +380,8 @@ func (d *Dispatcher) failed(ctx context.Context, ref cache.WebhookRef, st *cache
 			dateTime(now), ev.EventID, n, dateTime(since), d.o.RetryFor, *a.delivery.Error)
 		d.disabled()
 		d.setBehind(ref, time.Time{})
+		d.o.Logger.Info("webhooks: endpoint disabled", "organization", ref.Tenant.OrganizationID, "project", ref.Tenant.ProjectID,
+			"endpoint", ref.ID, "reason", p.Disable)
 	}
 	return d.store.RecordWebhook(ctx, ref, d.token, p)
 }
