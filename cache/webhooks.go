@@ -33,6 +33,8 @@ const (
 	whURL      = "url"
 	whTypes    = "types"    // event types joined by commas; empty = every type
 	whSecret   = "secret"   // the signing secret as shown to the caller (whsec_...)
+	whOld      = "old"      // the secret before the last rotation, still signing until oldUntil
+	whOldUntil = "olduntil" // ms
 	whEnabled  = "enabled"  // "1" or "0"
 	whReason   = "reason"   // why the service disabled it; empty otherwise
 	whCreated  = "created"  // ms
@@ -47,6 +49,11 @@ const (
 type WebhookState struct {
 	Endpoint *model.WebhookEndpoint
 	Secret   string
+	// OldSecret is the secret before the last rotation and OldUntil when it stops
+	// signing: until then deliveries carry a signature with each, so that receivers can
+	// switch to the new secret without refusing deliveries meanwhile.
+	OldSecret string
+	OldUntil  time.Time
 	// Cursor is the id of the last event handled; "" for none: the endpoint starts at the
 	// oldest event the log holds.
 	Cursor string
@@ -202,8 +209,9 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, u *model.WebhookUpdat
 }
 
 // RotateWebhookSecret replaces an endpoint's secret and returns the endpoint, or
-// model.ErrWebhookEndpointNotFound.
-func (s *Store) RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string) (*model.WebhookEndpoint, error) {
+// model.ErrWebhookEndpointNotFound. The secret it replaces keeps signing (beside the new
+// one) for overlap.
+func (s *Store) RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string, overlap time.Duration) (*model.WebhookEndpoint, error) {
 	key := s.k.webhook(t, id)
 	var out *model.WebhookEndpoint
 	err := s.watch(ctx, func(tx *redis.Tx) error {
@@ -217,7 +225,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, t model.Tenant, id, sec
 		}
 		out = st.Endpoint
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, whSecret, secret)
+			p.HSet(ctx, key, whSecret, secret, whOld, st.Secret, whOldUntil, millis(s.now().Add(overlap)))
 			return nil
 		})
 		return err
@@ -293,7 +301,7 @@ func decodeWebhook(t model.Tenant, h map[string]string) *WebhookState {
 	if r := h[whReason]; r != "" {
 		e.DisabledReason = &r
 	}
-	return &WebhookState{Endpoint: e, Secret: h[whSecret], Cursor: h[whCursor], Attempt: int(num(whAttempt)),
+	return &WebhookState{Endpoint: e, Secret: h[whSecret], OldSecret: h[whOld], OldUntil: at(whOldUntil), Cursor: h[whCursor], Attempt: int(num(whAttempt)),
 		FailingSince: at(whFailing), NextAt: at(whNext)}
 }
 

@@ -1428,8 +1428,10 @@ type Mutation {
   ): Boolean!
 
   """
-  Replaces an endpoint's signing secret and returns the new one, once. Deliveries signed
-  from now on use it. Needs a ` + "`" + `write` + "`" + ` key.
+  Replaces an endpoint's signing secret and returns the new one, once. For 24 hours
+  deliveries carry two signatures in ` + "`" + `webhook-signature` + "`" + `, one with each secret, so that
+  the receiver can switch to the new one without refusing any; then only the new one
+  signs. Needs a ` + "`" + `write` + "`" + ` key.
   """
   rotateWebhookSecret(
     "The organization that owns the endpoint."

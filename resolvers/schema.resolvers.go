@@ -190,7 +190,7 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, organization
 		return nil, err
 	}
 	secret := webhooks.NewSecret()
-	e, err := w.Store.RotateWebhookSecret(ctx, t, id, secret)
+	e, err := w.Store.RotateWebhookSecret(ctx, t, id, secret, webhooks.SecretOverlap)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"connectsession/cache"
 	"connectsession/graph"
@@ -16,7 +17,7 @@ type WebhookStore interface {
 	CreateWebhookEndpoint(ctx context.Context, e *model.WebhookEndpoint, secret string, max int) error
 	WebhookEndpoints(ctx context.Context, t model.Tenant) ([]*model.WebhookEndpoint, error)
 	UpdateWebhookEndpoint(ctx context.Context, u *model.WebhookUpdate) (*model.WebhookEndpoint, error)
-	RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string) (*model.WebhookEndpoint, error)
+	RotateWebhookSecret(ctx context.Context, t model.Tenant, id, secret string, overlap time.Duration) (*model.WebhookEndpoint, error)
 	DeleteWebhookEndpoint(ctx context.Context, t model.Tenant, id string) (bool, error)
 	WebhookDeliveries(ctx context.Context, t model.Tenant, id string, first int) ([]*model.WebhookDelivery, error)
 	QueueWebhookRedelivery(ctx context.Context, t model.Tenant, id, eventID string, max int) error

@@ -411,7 +411,7 @@ func (d *Dispatcher) attempt(ctx context.Context, st *cache.WebhookState, ev *mo
 		d.observe(outcome, start)
 		return result{delivery: out}
 	}
-	sig, err := Signature(st.Secret, ev.EventID, start, body)
+	sig, err := signatures(st.Secret, st.OldSecret, st.OldUntil, ev.EventID, start, body)
 	if err != nil {
 		return fail(OutcomeNetwork, "the endpoint's secret is unusable; rotate it", nil)
 	}

@@ -591,3 +591,35 @@ func TestDeletedEndpointGetsNothing(t *testing.T) {
 		}
 	})
 }
+
+// After a rotation, deliveries carry a signature with the new secret and one with the
+// old, for SecretOverlap: a receiver that still has the old secret keeps verifying.
+func TestRotationSignsWithBothSecretsForAWhile(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rb *redistest.Backend) {
+		r := newRig(t, rb, cache.Options{})
+		e, old := r.endpoint()
+		fresh := NewSecret()
+		if _, err := r.store.RotateWebhookSecret(context.Background(), r.tenant, e.ID, fresh, SecretOverlap); err != nil {
+			t.Fatal(err)
+		}
+		r.session()
+		d := r.dispatcher(Options{})
+		r.round(d)
+		r.clock.Advance(SecretOverlap)
+		r.session()
+		r.round(d)
+		got := r.recv.deliveries()
+		if len(got) != 2 {
+			t.Fatalf("%d deliveries, want 2", len(got))
+		}
+		sign := func(secret string, dl delivery) string {
+			return specSignature(t, secret, dl.header.Get("webhook-id"), dl.header.Get("webhook-timestamp"), dl.body)
+		}
+		if h, want := got[0].header.Get("webhook-signature"), sign(fresh, got[0])+" "+sign(old, got[0]); h != want {
+			t.Errorf("during the overlap: %q, want %q", h, want)
+		}
+		if h, want := got[1].header.Get("webhook-signature"), sign(fresh, got[1]); h != want {
+			t.Errorf("after the overlap: %q, want %q", h, want)
+		}
+	})
+}

@@ -18,6 +18,11 @@ import (
 // secretPrefix starts every signing secret, as the Standard Webhooks libraries expect.
 const secretPrefix = "whsec_"
 
+// SecretOverlap is how long the secret a rotation replaced keeps signing deliveries,
+// beside the new one (webhook-signature then holds two signatures, as the specification
+// allows): a day for receivers to switch.
+const SecretOverlap = 24 * time.Hour
+
 // NewSecret returns a new signing secret: 32 random bytes, "whsec_<base64>".
 func NewSecret() string {
 	var b [32]byte
@@ -34,4 +39,18 @@ func Signature(secret, id string, at time.Time, body []byte) (string, error) {
 		return "", err
 	}
 	return wh.Sign(id, at, body)
+}
+
+// signatures is the webhook-signature header for a message: the secret's signature,
+// then the previous secret's while it still signs (until oldUntil).
+func signatures(secret, old string, oldUntil time.Time, id string, at time.Time, body []byte) (string, error) {
+	sig, err := Signature(secret, id, at, body)
+	if err != nil || old == "" || !at.Before(oldUntil) {
+		return sig, err
+	}
+	prev, err := Signature(old, id, at, body)
+	if err != nil {
+		return sig, nil // the new secret signs; an unusable old one is left out
+	}
+	return sig + " " + prev, nil
 }
