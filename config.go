@@ -16,6 +16,8 @@ import (
 	"connectsession/cache"
 	"connectsession/httpapi"
 	"connectsession/playground"
+	"connectsession/resolvers"
+	"connectsession/webhooks"
 )
 
 // config is the service's configuration: each setting is an environment variable and a
@@ -82,6 +84,18 @@ type config struct {
 	WSIdleTimeout          time.Duration
 	WSKeylessGrace         time.Duration
 
+	// Webhooks: who may be posted to, how deliveries are retried and shared, and the
+	// per-project and per-endpoint limits.
+	WebhookPolicy          webhooks.Policy
+	WebhookRetryBase       time.Duration
+	WebhookRetryMaxDelay   time.Duration
+	WebhookRetryFor        time.Duration
+	WebhookTimeout         time.Duration
+	WebhookConcurrency     int
+	WebhookPollInterval    time.Duration
+	WebhookMaxEndpoints    int
+	WebhookMaxRedeliveries int
+
 	// ResponseWriteTimeout is how long a client may take to receive a query's or
 	// mutation's answer once it is ready (0: no limit).
 	ResponseWriteTimeout time.Duration
@@ -107,6 +121,16 @@ var settings = []setting{
 	{"SESSION_RETENTION", "duration", durationText(cache.DefaultRetention), "how long an expired session is kept before removal"},
 	{"EVENT_RETENTION", "duration", durationText(cache.DefaultEventRetention), "how long a project's event log keeps an event (for resuming subscriptions, connectSessionEventLog and webhook retries)"},
 	{"EVENT_LOG_MAX_LENGTH", "number", itoa(cache.DefaultEventLogMaxLength), "most events a project's event log keeps; older ones are trimmed first"},
+	{"WEBHOOK_ALLOW_HTTP", "true|false", "false", "accept plain http webhook URLs (for development and tests); otherwise https only"},
+	{"WEBHOOK_ALLOW_PRIVATE", "true|false", "false", "let webhooks reach loopback, private, link-local and other non-public addresses (checked on every connection, after name resolution)"},
+	{"WEBHOOK_RETRY_BASE", "duration", durationText(webhooks.DefaultRetryBase), "the longest wait before an event's first retry; each retry doubles it (with full jitter) up to WEBHOOK_RETRY_MAX_DELAY"},
+	{"WEBHOOK_RETRY_MAX_DELAY", "duration", durationText(webhooks.DefaultRetryMaxDelay), "the longest wait between two attempts at an event"},
+	{"WEBHOOK_RETRY_FOR", "duration", durationText(webhooks.DefaultRetryFor), "how long an event is retried from its first failure before its endpoint is disabled"},
+	{"WEBHOOK_TIMEOUT", "duration", durationText(webhooks.DefaultTimeout), "the longest one delivery attempt may take, connecting included; an endpoint's lease lasts three of them, so another instance takes over a stopped one's endpoints within that"},
+	{"WEBHOOK_CONCURRENCY", "number", itoa(webhooks.DefaultConcurrency), "endpoints one instance delivers to at once"},
+	{"WEBHOOK_POLL_INTERVAL", "duration", durationText(webhooks.DefaultPollInterval), "how often an instance looks for endpoints with events to deliver (the most a new event waits while its endpoint is idle)"},
+	{"WEBHOOK_MAX_ENDPOINTS", "number", itoa(resolvers.DefaultMaxWebhookEndpoints), "webhook endpoints one project may have"},
+	{"WEBHOOK_MAX_REDELIVERIES", "number", itoa(resolvers.DefaultMaxRedeliveries), "redeliveries (redeliverWebhookEvent) one endpoint may have waiting"},
 	{"READ_CACHE", "on|off", "on", "keep recently read sessions in process memory, invalidated by Redis (only with REDIS_URL on database 0 and a server that tracks keys; the embedded Redis and a cluster run without)"},
 	{"READ_CACHE_MAX_BYTES", "bytes", strconv.FormatInt(cache.DefaultReadCacheMaxBytes, 10), "memory budget of the read cache's entries, as measured in the heap (about 1 KB a session)"},
 	{"READ_CACHE_MAX_STALENESS", "duration", durationText(cache.DefaultReadCacheMaxStaleness), "longest a cached entry is served after it was fetched, whatever the invalidations (the backstop for a lost one)"},
@@ -338,6 +362,26 @@ func buildConfig(get func(string) string) (*config, error) {
 		errs = append(errs, fmt.Errorf("READ_CACHE must be on or off, not %q", get("READ_CACHE")))
 	}
 	c.ReadCacheMaxBytes = int64(positive("READ_CACHE_MAX_BYTES", 1<<20))
+	for _, b := range []struct {
+		name string
+		to   *bool
+	}{{"WEBHOOK_ALLOW_HTTP", &c.WebhookPolicy.AllowHTTP}, {"WEBHOOK_ALLOW_PRIVATE", &c.WebhookPolicy.AllowPrivate}} {
+		if *b.to, err = strconv.ParseBool(get(b.name)); err != nil {
+			errs = append(errs, fmt.Errorf("%s must be true or false, not %q", b.name, get(b.name)))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"WEBHOOK_RETRY_BASE", &c.WebhookRetryBase}, {"WEBHOOK_RETRY_MAX_DELAY", &c.WebhookRetryMaxDelay},
+		{"WEBHOOK_RETRY_FOR", &c.WebhookRetryFor}, {"WEBHOOK_TIMEOUT", &c.WebhookTimeout}, {"WEBHOOK_POLL_INTERVAL", &c.WebhookPollInterval}} {
+		if *d.to, err = time.ParseDuration(get(d.name)); err != nil || *d.to < 10*time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s must be a duration of at least 10ms such as 5s, not %q", d.name, get(d.name)))
+		}
+	}
+	c.WebhookConcurrency = positive("WEBHOOK_CONCURRENCY", 1)
+	c.WebhookMaxEndpoints = positive("WEBHOOK_MAX_ENDPOINTS", 1)
+	c.WebhookMaxRedeliveries = positive("WEBHOOK_MAX_REDELIVERIES", 1)
 	if c.ReadCacheMaxStaleness, err = time.ParseDuration(get("READ_CACHE_MAX_STALENESS")); err != nil || c.ReadCacheMaxStaleness <= 0 {
 		errs = append(errs, fmt.Errorf("READ_CACHE_MAX_STALENESS must be a positive duration such as 5s, not %q", get("READ_CACHE_MAX_STALENESS")))
 	}

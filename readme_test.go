@@ -196,7 +196,7 @@ func serviceErrorCodes() []string {
 	return []string{
 		resolvers.CodeUnauthenticated, resolvers.CodeForbidden, resolvers.CodeBadUserInput, resolvers.CodeNotFound,
 		resolvers.CodeBadRequest, resolvers.CodeUnavailable, resolvers.CodeSlowSubscriber, resolvers.CodeEventsTrimmed, resolvers.CodeRateLimited,
-		resolvers.CodeInternal, resolvers.CodeCanceled,
+		resolvers.CodeInternal, resolvers.CodeCanceled, resolvers.CodeWebhookLimit,
 		httpapi.CodeDocumentLimit, httpapi.CodeComplexityLimit, httpapi.CodeDepthLimit, httpapi.CodeSubscriptionLimit,
 		httpapi.CodePayloadTooLarge, httpapi.CodeConnectionLimit,
 		errcode.ParseFailed, errcode.ValidationFailed, "PERSISTED_QUERY_NOT_FOUND",

@@ -30,6 +30,7 @@ import (
 	"connectsession/httpapi"
 	"connectsession/playground"
 	"connectsession/resolvers"
+	"connectsession/webhooks"
 )
 
 func main() {
@@ -225,6 +226,19 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer,
 	go svc.store.WatchKeyRevocations(bg, nil, svc.authz.Forget)
 	go svc.store.RunRetention(bg, time.Minute)
 	go svc.hub.Run(bg)
+	// Deliveries stop before Redis closes, each letting go of its endpoint's lease, so
+	// that another instance takes the endpoint over at once rather than after the lease.
+	deliveries, stopDeliveries := context.WithCancel(bg)
+	delivered := make(chan struct{})
+	go func() { svc.webhooks.Run(deliveries); close(delivered) }()
+	defer func() {
+		stopDeliveries()
+		select {
+		case <-delivered:
+		case <-time.After(5 * time.Second):
+			log.Warn("webhook deliveries did not stop within 5s; their leases expire on their own")
+		}
+	}()
 
 	// Requests (and the WebSockets they turn into) live in connCtx, which is cancelled
 	// after Shutdown: hijacked connections are not Shutdown's to close.
@@ -290,6 +304,8 @@ type service struct {
 	authz   *auth.Authorizer
 	handler http.Handler
 	page    *playground.Page // GraphiQL at /, nil when off
+	// webhooks delivers events to the projects' webhook endpoints (Run starts it).
+	webhooks *webhooks.Dispatcher
 }
 
 // keyRateLimit bounds the operations of each API key to perSecond across instances (nil
@@ -356,10 +372,20 @@ func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, 
 	}
 	m.WatchEventLogs(store)
 	authz := auth.NewAuthorizer(store, auth.DefaultCacheTTL)
+	dispatcher := webhooks.NewDispatcher(store, webhooks.Options{
+		Client:   webhooks.NewClient(webhooks.ClientOptions{Policy: cfg.WebhookPolicy, Timeout: cfg.WebhookTimeout}),
+		Timeout:  cfg.WebhookTimeout,
+		Backoff:  webhooks.Backoff{Base: cfg.WebhookRetryBase, Max: cfg.WebhookRetryMaxDelay},
+		RetryFor: cfg.WebhookRetryFor, Concurrency: cfg.WebhookConcurrency, PollInterval: cfg.WebhookPollInterval,
+		Observer: m.Webhooks(), Logger: log,
+	})
+	m.WatchWebhooks(dispatcher)
 	res := &resolvers.Resolver{
 		Store: store, Events: hub, Auth: authz, AuthLinkBaseURL: cfg.AuthLinkBaseURL,
 		Limiter: store.NewLimiter(), AuthenticatePerMinute: cfg.AuthenticateRate,
 		Scans: resolvers.NewScanGate(resolvers.ScanOptions{Concurrency: cfg.TenantScans, UnitsPerSecond: cfg.TenantScanUnits}),
+		Webhooks: &resolvers.Webhooks{Store: store, Policy: cfg.WebhookPolicy,
+			MaxEndpoints: cfg.WebhookMaxEndpoints, MaxRedeliveries: cfg.WebhookMaxRedeliveries},
 	}
 	gate := httpapi.NewStreamGate(int64(cfg.MaxStreams), cfg.MaxPendingStreams, func(ctx context.Context) bool {
 		_, err := authz.Caller(ctx)
@@ -404,7 +430,7 @@ func newService(cfg *config, rdb redis.UniversalClient, reads *cache.ReadCache, 
 	if err != nil {
 		return nil, err
 	}
-	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page, handler: h}, nil
+	return &service{store: store, hub: hub, apq: apq, authz: authz, page: page, handler: h, webhooks: dispatcher}, nil
 }
 
 // displayAddr makes a listen address clickable: the wildcard host becomes localhost.

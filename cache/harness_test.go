@@ -99,4 +99,6 @@ func indexScore(t testing.TB, b *backend, tn model.Tenant, key string, id int) (
 // isEventLog reports whether k is a tenant's event log, which writes and removals append
 // to by design: tests that check a removal leaves nothing behind skip it (and check the
 // log on their own).
-func isEventLog(k string) bool { return strings.HasSuffix(k, "}:log") }
+func isEventLog(k string) bool {
+	return strings.HasSuffix(k, "}:log") || strings.HasSuffix(k, "}:logcut")
+}

@@ -36,6 +36,16 @@ import (
 //	                               (field e: the event message, see events.go), trimmed
 //	                               by age and length (eventlog.go)
 //	<p>:{<tenant>}:logcut          the newest id trimmed from the log (none: nothing was)
+//	<p>:{<tenant>}:wh              webhook endpoints: score createdAt (ms), member the
+//	                               endpoint id (webhooks.go)
+//	<p>:{<tenant>}:wh:<id>         hash: one endpoint's settings, secret and delivery
+//	                               state (cursor: the last event handled; see webhooks.go)
+//	<p>:{<tenant>}:wha:<id>        list: the endpoint's latest delivery attempts, newest first
+//	<p>:{<tenant>}:whr:<id>        list: event ids queued for redelivery, oldest first
+//	<p>:{<tenant>}:whl:<id>        the endpoint's delivery lease: the holding instance's token
+//	<p>:webhooks                   set of "<id>:<tenant>" of every endpoint, which instances
+//	                               scan for work; outside every hash tag, so on a cluster it
+//	                               is written by a command of its own, never in a script
 //
 // Besides these, API keys (apikeys.go), persisted queries (<p>:apq:<hash>, apq.go) and
 // the rate limiters' counters ("rate:<p>:...", ratelimit.go, keylimit.go, apq.go) are
@@ -199,6 +209,17 @@ func (k keys) expiry(t model.Tenant) string       { return k.tenantBase(t) + "ex
 func (k keys) events(t model.Tenant) string       { return k.tenantBase(t) + "ev" }
 func (k keys) eventLog(t model.Tenant) string     { return k.tenantBase(t) + "log" }
 func (k keys) eventLogCut(t model.Tenant) string  { return k.tenantBase(t) + "logcut" }
+func (k keys) webhooks(t model.Tenant) string     { return k.tenantBase(t) + "wh" }
+
+func (k keys) webhook(t model.Tenant, id string) string { return k.tenantBase(t) + "wh:" + id }
+func (k keys) webhookAttempts(t model.Tenant, id string) string {
+	return k.tenantBase(t) + "wha:" + id
+}
+func (k keys) webhookRedeliveries(t model.Tenant, id string) string {
+	return k.tenantBase(t) + "whr:" + id
+}
+func (k keys) webhookLease(t model.Tenant, id string) string { return k.tenantBase(t) + "whl:" + id }
+func (k keys) webhookRegistry() string                       { return k.prefix + ":webhooks" }
 
 // guard is a key of the tenant that is never written. Scripts that reach keys they do
 // not declare (index chunks, directories, records of a page) declare it last: while the

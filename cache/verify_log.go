@@ -71,8 +71,7 @@ type loggedEvent struct {
 // log was read before the records, so a write since then can explain a difference: the
 // log's new entries and the record are read again before one is reported.
 func (s *Store) checkRecord(ctx context.Context, t model.Tenant, v *logView, key string, r *record, rep *Report) error {
-	kind, detail := v.mismatch(r)
-	if kind == "" {
+	if kind, _ := v.mismatch(r); kind == "" {
 		return nil
 	}
 	if err := s.readLogAfter(ctx, t, v, rep); err != nil {
@@ -88,7 +87,7 @@ func (s *Store) checkRecord(ctx context.Context, t model.Tenant, v *logView, key
 	if r, err = decodeRecord(raw); err != nil {
 		return nil // reported by the record scan
 	}
-	if kind, detail = v.mismatch(r); kind != "" {
+	if kind, detail := v.mismatch(r); kind != "" {
 		rep.add(kind, key, detail)
 	}
 	return nil

@@ -21,6 +21,11 @@
 #   CS_KEY         a write key for organization 1, every project
 #   CS_READ_KEY    a read key for organization 1, every project
 #   CS_ORG2_KEY    a write key for organization 2, every project
+#   CS_BINARY, CS_WEBHOOK_REDIS, CS_WEBHOOK_PREFIX
+#                  the service binary, the Redis setting (REDIS_URL=... or
+#                  REDIS_CLUSTER_ADDRS=...) and a key prefix of their own (removed at the
+#                  end too), for the webhook tests, which start and kill instances
+#                  themselves
 # The client tests (e2e/lib.mjs) use that server, or the embedded one without REDIS_URL;
 # with CI set they fail instead when CS_REDIS_URL is missing.
 # Another server is one more start_server call below, with its own name, working
@@ -37,19 +42,23 @@ server_logs=()
 redis_prefix=""
 
 cleanup() {
-  local pid
+  local pid pattern
   for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$redis_prefix" ] && [ -n "${REDIS_CLUSTER_ADDRS:-}" ]; then
-    local seed
-    for seed in ${REDIS_CLUSTER_ADDRS//,/ }; do
-      redis-cli -h "${seed%:*}" -p "${seed##*:}" --scan --pattern "$redis_prefix:*" \
-        | xargs -r -n1 redis-cli -c -h "${seed%:*}" -p "${seed##*:}" del >/dev/null || true
-    done
-  elif [ -n "$redis_prefix" ]; then
-    redis-cli -u "$REDIS_URL" --scan --pattern "$redis_prefix:*" \
-      | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true
-  fi
+  # The webhook tests' prefix is "<prefix>wh", so "<prefix>*" covers both (and the
+  # rate limiters' "rate:<prefix>..." keys are left to expire, as before).
+  for pattern in "$redis_prefix:*" "${redis_prefix}wh:*"; do
+    if [ -n "$redis_prefix" ] && [ -n "${REDIS_CLUSTER_ADDRS:-}" ]; then
+      local seed
+      for seed in ${REDIS_CLUSTER_ADDRS//,/ }; do
+        redis-cli -h "${seed%:*}" -p "${seed##*:}" --scan --pattern "$pattern" \
+          | xargs -r -n1 redis-cli -c -h "${seed%:*}" -p "${seed##*:}" del >/dev/null || true
+      done
+    elif [ -n "$redis_prefix" ]; then
+      redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" \
+        | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -180,6 +189,8 @@ if [ -n "$redis_setting" ]; then
   done
   start_server CS_REDIS "$work" "$redis_setting" REDIS_KEY_PREFIX="$redis_prefix"
   export CS_REDIS_URL CS_KEY CS_READ_KEY CS_ORG2_KEY
+  CS_BINARY="$work/connectsession" CS_WEBHOOK_REDIS="$redis_setting" CS_WEBHOOK_PREFIX="${redis_prefix}wh"
+  export CS_BINARY CS_WEBHOOK_REDIS CS_WEBHOOK_PREFIX
 else
   echo "REDIS_URL is not set: the client tests use the embedded-mode server"
 fi

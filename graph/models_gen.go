@@ -22,6 +22,29 @@ type CreateConnectSessionPayload struct {
 	AuthLinkURL *string `json:"authLinkUrl,omitempty"`
 }
 
+// A new webhook endpoint.
+type CreateWebhookEndpointInput struct {
+	// The organization that owns the endpoint.
+	OrganizationID int `json:"organizationId"`
+	// The project whose events the endpoint receives.
+	ProjectID string `json:"projectId"`
+	// Where events are posted: an absolute `https` URL (plain `http` only with
+	// `WEBHOOK_ALLOW_HTTP`), at most 2048 characters, without user info; a literal IP address
+	// must be public unless `WEBHOOK_ALLOW_PRIVATE`.
+	URL string `json:"url"`
+	// The event types to deliver, no duplicates; null or empty delivers every type.
+	EventTypes []model.ConnectSessionEventType `json:"eventTypes,omitempty"`
+}
+
+// A webhook endpoint and its signing secret.
+type CreateWebhookEndpointPayload struct {
+	// The endpoint.
+	Endpoint *model.WebhookEndpoint `json:"endpoint"`
+	// The signing secret, `whsec_<base64>`, for the Standard Webhooks libraries. Shown once:
+	// it can never be read again, only rotated.
+	Secret string `json:"secret"`
+}
+
 // The outcome of a delete.
 type DeleteConnectSessionPayload struct {
 	// The id that was asked for.
@@ -67,4 +90,22 @@ type UpdateConnectSessionInput struct {
 	// (`extensions.field` "input.expiresIn") and nothing is written, because a dead token is
 	// never revived; create a new session instead.
 	ExpiresIn graphql.Omittable[*int] `json:"expiresIn,omitempty"`
+}
+
+// Changes to a webhook endpoint. A field left out stays as it is.
+type UpdateWebhookEndpointInput struct {
+	// The organization that owns the endpoint.
+	OrganizationID int `json:"organizationId"`
+	// The project that owns the endpoint.
+	ProjectID string `json:"projectId"`
+	// The endpoint's id.
+	ID string `json:"id"`
+	// A new URL, under the rules of `createWebhookEndpoint`; never null.
+	URL graphql.Omittable[*string] `json:"url,omitempty"`
+	// New event types; null or empty delivers every type.
+	EventTypes graphql.Omittable[[]model.ConnectSessionEventType] `json:"eventTypes,omitempty"`
+	// False stops deliveries; true resumes them where the endpoint stopped (its place in the
+	// event log is kept, so nothing the log still holds is missed) and clears
+	// `disabledReason`. Never null.
+	Enabled graphql.Omittable[*bool] `json:"enabled,omitempty"`
 }

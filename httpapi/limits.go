@@ -21,7 +21,7 @@ import (
 type Limits struct {
 	// Complexity is the most an operation may cost: every field costs 1, a list's
 	// fields count once per item it can hold (connectSessions: first or last, else 20;
-	// connectSessionEventLog: first, else 50; _entities: its representations; introspection lists: as many as the schema has),
+	// connectSessionEventLog and webhookDeliveries: first, else 50; webhookEndpoints: 10; _entities: its representations; introspection lists: as many as the schema has),
 	// metadata costs MetadataPrice, and a page whose filter combines two or more
 	// equality fields costs CombinedFilterPrice more.
 	Complexity int
@@ -102,13 +102,26 @@ func complexityRoot() graph.ComplexityRoot {
 		}
 		return 1 + max(n, 1)*child
 	}
+	c.Query.WebhookDeliveries = func(child int, _ int, _ string, _ string, first *int) int {
+		n := 50 // the schema's default
+		if first != nil && *first >= 0 {
+			n = *first
+		}
+		return 1 + max(n, 1)*child
+	}
+	// A project holds at most WEBHOOK_MAX_ENDPOINTS endpoints: priced at the default,
+	// a bound the setting rarely moves far.
+	c.Query.WebhookEndpoints = func(child int, _ int, _ string) int {
+		return 1 + resolvers.DefaultMaxWebhookEndpoints*child
+	}
 	return c
 }
 
 // pricedByArguments are the fields whose price reads their arguments (complexityRoot's
 // functions and pricing's own); TestPricedByArgumentsMatchesComplexity keeps the list in
 // step with complexityRoot.
-var pricedByArguments = map[string]bool{"Query.connectSessions": true, "Query.connectSessionEventLog": true, "Query._entities": true}
+var pricedByArguments = map[string]bool{"Query.connectSessions": true, "Query.connectSessionEventLog": true, "Query._entities": true,
+	"Query.webhookDeliveries": true, "Query.webhookEndpoints": true}
 
 // pricing is the schema as the complexity walk sees it: gqlgen's generated prices, plus
 // those that generated code cannot take (_entities, whose price function is not

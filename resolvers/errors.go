@@ -26,6 +26,7 @@ const (
 	CodeSlowSubscriber  = "SLOW_SUBSCRIBER"
 	CodeEventsTrimmed   = "EVENTS_TRIMMED"
 	CodeRateLimited     = "RATE_LIMITED"
+	CodeWebhookLimit    = "WEBHOOK_LIMIT_EXCEEDED"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 	// CodeCanceled marks the errors of a request whose client went away before it was
 	// answered. Nobody reads them; they keep abandoned requests apart from Redis outages
@@ -48,6 +49,7 @@ var errorKinds = []struct {
 	{model.ErrUnavailable, CodeUnavailable, "the session store is unavailable; try again shortly"},
 	{model.ErrConflict, CodeUnavailable, "the session changed concurrently too often; try again"},
 	{model.ErrSlowSubscriber, CodeSlowSubscriber, "events arrived faster than this subscriber read them, so the subscription was ended; subscribe again with after set to the last eventId received"},
+	{model.ErrTooManyWebhookEndpoints, CodeWebhookLimit, "the project already has as many webhook endpoints as it may (WEBHOOK_MAX_ENDPOINTS); delete one first"},
 	{model.ErrEventsTrimmed, CodeEventsTrimmed, "the events after this eventId are no longer in the event log (it keeps EVENT_RETENTION and at most EVENT_LOG_MAX_LENGTH events); refetch the sessions, then subscribe without after"},
 }
 

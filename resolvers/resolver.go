@@ -139,6 +139,8 @@ type Resolver struct {
 	// Scans, when set, bounds what one organization's pages take of Redis: how many
 	// expensive ones run at once, and the units all of them spend per second.
 	Scans *ScanGate
+	// Webhooks, when set, serves the webhook fields (they fail without it).
+	Webhooks *Webhooks
 }
 
 // scope is the single point where every operation's tenant is authorized and its

@@ -8,6 +8,7 @@ package resolvers
 import (
 	"connectsession/graph"
 	"connectsession/graph/model"
+	"connectsession/webhooks"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,134 @@ func (r *mutationResolver) DeleteConnectSession(ctx context.Context, organizatio
 	return &graph.DeleteConnectSessionPayload{ID: id, Deleted: deleted}, nil
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input graph.CreateWebhookEndpointInput) (*graph.CreateWebhookEndpointPayload, error) {
+	t, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId")
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Policy.CheckURL("input.url", input.URL); err != nil {
+		return nil, err
+	}
+	if err := model.ValidateEventTypes("input.eventTypes", input.EventTypes); err != nil {
+		return nil, err
+	}
+	e := &model.WebhookEndpoint{OrganizationID: t.OrganizationID, ProjectID: t.ProjectID, URL: input.URL, EventTypes: input.EventTypes}
+	if e.EventTypes == nil {
+		e.EventTypes = []model.ConnectSessionEventType{}
+	}
+	secret := webhooks.NewSecret()
+	if err := w.Store.CreateWebhookEndpoint(ctx, e, secret, w.maxEndpoints()); err != nil {
+		return nil, err
+	}
+	return endpointPayload(e, secret), nil
+}
+
+// UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
+func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, input graph.UpdateWebhookEndpointInput) (*model.WebhookEndpoint, error) {
+	t, err := r.scope(ctx, input.OrganizationID, input.ProjectID, true, "input.organizationId", "input.projectId")
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEndpointID(input.ID); err != nil {
+		return nil, err
+	}
+	u := &model.WebhookUpdate{Tenant: t, ID: input.ID}
+	if v, ok := input.URL.ValueOK(); ok {
+		if v == nil {
+			return nil, model.Invalid("input.url", "cannot be null")
+		}
+		if err := w.Policy.CheckURL("input.url", *v); err != nil {
+			return nil, err
+		}
+		u.URL = v
+	}
+	if v, ok := input.EventTypes.ValueOK(); ok {
+		if err := model.ValidateEventTypes("input.eventTypes", v); err != nil {
+			return nil, err
+		}
+		if v == nil {
+			v = []model.ConnectSessionEventType{}
+		}
+		u.EventTypes = &v
+	}
+	if v, ok := input.Enabled.ValueOK(); ok {
+		if v == nil {
+			return nil, model.Invalid("input.enabled", "cannot be null")
+		}
+		u.Enabled = v
+	}
+	return w.Store.UpdateWebhookEndpoint(ctx, u)
+}
+
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, organizationID int, projectID string, id string) (bool, error) {
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
+	if err != nil {
+		return false, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return false, err
+	}
+	if checkEndpointID(id) != nil {
+		return false, nil // no endpoint can have this id: nothing to delete
+	}
+	return w.Store.DeleteWebhookEndpoint(ctx, t, id)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, organizationID int, projectID string, id string) (*graph.CreateWebhookEndpointPayload, error) {
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEndpointID(id); err != nil {
+		return nil, err
+	}
+	secret := webhooks.NewSecret()
+	e, err := w.Store.RotateWebhookSecret(ctx, t, id, secret, webhooks.SecretOverlap)
+	if err != nil {
+		return nil, err
+	}
+	return endpointPayload(e, secret), nil
+}
+
+// RedeliverWebhookEvent is the resolver for the redeliverWebhookEvent field.
+func (r *mutationResolver) RedeliverWebhookEvent(ctx context.Context, organizationID int, projectID string, endpointID string, eventID string) (bool, error) {
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
+	if err != nil {
+		return false, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return false, err
+	}
+	if err := checkEndpointID(endpointID); err != nil {
+		return false, err
+	}
+	ev, err := eventIDArg("eventId", eventID)
+	if err != nil {
+		return false, err
+	}
+	if err := w.Store.QueueWebhookRedelivery(ctx, t, endpointID, ev, w.maxRedeliveries()); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // ConnectSession is the resolver for the connectSession field.
 func (r *queryResolver) ConnectSession(ctx context.Context, organizationID int, projectID string, id int) (*model.ConnectSession, error) {
 	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
@@ -160,6 +289,42 @@ func (r *queryResolver) ConnectSessionEventLog(ctx context.Context, organization
 		return nil, err
 	}
 	return r.Store.EventLog(ctx, t, from, n)
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, organizationID int, projectID string) ([]*model.WebhookEndpoint, error) {
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return nil, err
+	}
+	return w.Store.WebhookEndpoints(ctx, t)
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, organizationID int, projectID string, endpointID string, first *int) ([]*model.WebhookDelivery, error) {
+	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.webhooks()
+	if err != nil {
+		return nil, err
+	}
+	n := 50
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > MaxWebhookDeliveriesPage {
+		return nil, &model.InputError{Field: "first", Message: fmt.Sprintf("must be between 0 and %d", MaxWebhookDeliveriesPage)}
+	}
+	if err := checkEndpointID(endpointID); err != nil {
+		return nil, err
+	}
+	return w.Store.WebhookDeliveries(ctx, t, endpointID, n)
 }
 
 // ConnectSessionEvents is the resolver for the connectSessionEvents field.
