@@ -2,13 +2,17 @@
 -- takes no KEYS or ARGV of its own. An index is named by its plain key and the tenant
 -- base "<p>:{<tag>}:" it starts with: the directory, chunks and count hash are derived
 -- from them and carry the same hash tag, so every script stays in one slot. The layout
--- is described in keys.go.
+-- is described in keys.go. The index of an owner or account value ("ix:o:<value>",
+-- "ix:a:<value>") is read and written through the same functions (ix_add, ix_rem,
+-- ix_walk, ix_has, ix_count, ix_size), which find its entries in keys of its own or, when
+-- it has none, in its range of the tenant's value-ordered index (lx_* and vx_* below).
 --
 -- The values in double braces are Go constants, filled in once when the package loads
 -- (luaConstants in scripts.go), so that Go and Lua never spell them twice.
 --
 -- String comparisons on binary members are avoided (Lua compares with strcoll): entries
--- are compared as numbers (score, then id).
+-- are compared as numbers (score, then id), value-ordered entries by Redis (lex ranges)
+-- or for equality.
 
 -- IX_MAX is how many entries writes put in a plain index or a chunk (chunkSize).
 local IX_MAX = {{.ChunkSize}}
@@ -221,7 +225,7 @@ local function lx_rem(L, e)
     end
   elseif string.sub(dm, 1, #e) == e then
     -- The bound was the entry removed: raise it to the chunk's first entry, so that a
-    -- removal leaves the index as it was before the entry came.
+    -- create and its delete leave the directory as it was.
     redis.call('ZREM', L.dir, dm)
     redis.call('ZADD', L.dir, '0', first .. lx_num(dm))
   end
