@@ -163,7 +163,7 @@ func TestVerifyDuringWritesReportsNothing(t *testing.T) {
 		ctx := context.Background()
 		s, _ := mustCreate(t, b, createIn(demo, "a"))
 		var fired atomic.Bool
-		b.rdb.AddHook(writeOnFirstScan{fn: func() {
+		b.rdb.AddHook(writeAfterLogRead{fn: func() {
 			if fired.CompareAndSwap(false, true) {
 				if _, err := b.store.Update(ctx, &model.SessionUpdate{OrganizationID: demo.OrganizationID,
 					ProjectID: demo.ProjectID, ID: s.ID, Label: model.Set(ptr("concurrent"))}); err != nil {
@@ -184,22 +184,23 @@ func TestVerifyDuringWritesReportsNothing(t *testing.T) {
 	})
 }
 
-type writeOnFirstScan struct{ fn func() }
+// writeAfterLogRead runs fn once verify has read the log and before it scans records:
+// right after the first XRANGE of a log (on a cluster too, where scans go node by node).
+type writeAfterLogRead struct{ fn func() }
 
-func (writeOnFirstScan) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h writeOnFirstScan) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (writeAfterLogRead) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h writeAfterLogRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if cmd.Name() == "scan" {
-			for _, a := range cmd.Args() {
-				if p, ok := a.(string); ok && strings.HasSuffix(p, ":s:*") {
-					h.fn() // the record scan, after the log was read
-				}
+		err := next(ctx, cmd)
+		if cmd.Name() == "xrange" {
+			if key, ok := cmd.Args()[1].(string); ok && strings.HasSuffix(key, "}:log") {
+				h.fn()
 			}
 		}
-		return next(ctx, cmd)
+		return err
 	}
 }
-func (writeOnFirstScan) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (writeAfterLogRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
