@@ -240,3 +240,34 @@ func TestValuePrefixesKeepValuesApart(t *testing.T) {
 		}
 	}
 }
+
+// A value whose entries lie inside one chunk, between other values', moves to keys of its
+// own at the same count as one alone: the create that finds it inside the chunk counts it
+// there.
+func TestValueInsideAChunkMovesAtTheLimit(t *testing.T) {
+	each(t, func(t *testing.T, b *backend) {
+		tn := model.Tenant{OrganizationID: 9, ProjectID: "inside"}
+		var all []*model.ConnectSession
+		for i := range 30 {
+			for _, o := range []string{"a-", "z-"} {
+				s, _ := mustCreate(t, b, createIn(tn, fmt.Sprint(o, i)))
+				all = append(all, s)
+			}
+		}
+		for i := range chunkSize + 1 {
+			if ownKeys(b, tn, "m") {
+				t.Fatalf("in keys of its own at %d entries", i)
+			}
+			s, _ := mustCreate(t, b, createIn(tn, "m"))
+			all = append(all, s)
+		}
+		if !ownKeys(b, tn, "m") {
+			t.Fatalf("%d entries still in the value-ordered index", chunkSize+1)
+		}
+		if l := layoutOf(t, b, tn, b.store.k.index(tn, ixOwner, "a-0")); len(l.entries()) != 1 {
+			t.Errorf("a-0: %d entries", len(l.entries()))
+		}
+		checkPages(t, b, tn, all, []*model.ConnectSessionFilter{{OriginOwnerID: ptr("m")}, {OriginOwnerID: ptr("z-3")}}, []int{50})
+		verifyClean(t, b, tn)
+	})
+}

@@ -177,19 +177,21 @@ local function lx_new_chunk(L, bound, members)
     args[2 * i - 1] = '0'
     args[2 * i] = members[i]
   end
-  redis.call('ZADD', lx_chunk(L, bound .. n), unpack(args))
+  local ck = lx_chunk(L, bound .. n)
+  redis.call('ZADD', ck, unpack(args))
+  return ck
 end
 
--- lx_add inserts entry e; it returns whether e was new. A chunk past LX_MAX is split: an
--- entry past the chunk's last one starts a chunk of its own, else the chunk splits in halves.
+-- lx_add inserts entry e; it returns the key of the chunk that holds it and that chunk's
+-- size, or nil when e was there already. A chunk past LX_MAX is split: an entry past the
+-- chunk's last one starts a chunk of its own, else the chunk splits in halves.
 local function lx_add(L, e)
   local dm, below = lx_locate(L, e)
   if not dm then
-    lx_new_chunk(L, e, {e})
-    return true
+    return lx_new_chunk(L, e, {e}), 1
   end
   local ck = lx_chunk(L, dm)
-  if redis.call('ZADD', ck, '0', e) == 0 then return false end
+  if redis.call('ZADD', ck, '0', e) == 0 then return nil end
   if below then
     -- The entry lowers the first chunk's bound.
     redis.call('ZREM', L.dir, dm)
@@ -197,17 +199,17 @@ local function lx_add(L, e)
     redis.call('ZADD', L.dir, '0', dm)
   end
   local size = redis.call('ZCARD', ck)
-  if size <= LX_MAX then return true end
+  if size <= LX_MAX then return ck, size end
   if not below and redis.call('ZRANGE', ck, '-1', '-1')[1] == e then
     redis.call('ZREM', ck, e)
-    lx_new_chunk(L, e, {e})
-    return true
+    return lx_new_chunk(L, e, {e}), 1
   end
   local half = math.floor(size / 2)
   local upper = redis.call('ZRANGE', ck, half, -1)
   redis.call('ZREMRANGEBYRANK', ck, half, -1)
-  lx_new_chunk(L, upper[1], upper)
-  return true
+  local nk = lx_new_chunk(L, upper[1], upper)
+  if redis.call('ZSCORE', ck, e) then return ck, half end
+  return nk, #upper
 end
 
 -- lx_rem removes entry e; it returns whether it was there. An emptied chunk goes with its
@@ -722,14 +724,27 @@ local function ix_add(ix, sraw, m)
     ix.is_chunked = nil
     return vx_demote(ix)
   end
-  local n = vx_count(ix.vx, '-inf', '+inf', math.huge)
-  if n == 0 and not VX_SHARED then
+  local V = ix.vx
+  if not VX_SHARED and vx_count(V, '-inf', '+inf', math.huge) == 0 then
     ix.is_shared = false
     return own_add(ix, sraw, m)
   end
-  if lx_add(ix.vx.lx, vx_entry(ix.vx, tonumber(sraw), m)) and n + 1 > IX_MAX then
-    vx_promote(ix)
+  local ck, size = lx_add(V.lx, vx_entry(V, tonumber(sraw), m))
+  if not ck then return end
+  -- Past IX_MAX entries the value moves to keys of its own. Its entries are one range:
+  -- unless they reach an end of the new entry's chunk, they are all in it, at most as
+  -- many as the chunk holds. So the whole value is counted only in that case (and the
+  -- chunk's part when the chunk holds more than IX_MAX): a new customer's create reads
+  -- the chunk's two ends, not the directory again.
+  local p = V.p
+  local n = size
+  if string.sub(redis.call('ZRANGE', ck, '0', '0')[1], 1, #p) == p
+    or string.sub(redis.call('ZRANGE', ck, '-1', '-1')[1], 1, #p) == p then
+    n = vx_count(V, '-inf', '+inf', math.huge)
+  elseif size > IX_MAX then
+    n = redis.call('ZLEXCOUNT', ck, '[' .. p, '(' .. p .. VX_TOP)
   end
+  if n > IX_MAX then vx_promote(ix) end
 end
 
 -- ix_rem removes entry (s, m); s is the score the entry was written with.
