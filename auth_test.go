@@ -58,7 +58,7 @@ func operations(id int) []struct {
 		{"updateConnectSession", `mutation($id: Int!) { updateConnectSession(input: {organizationId: 1, projectId: "demo", id: $id, label: "x"}) { id } }`, v, true},
 		{"revokeConnectSession", `mutation($id: Int!) { revokeConnectSession(organizationId: 1, projectId: "demo", id: $id) { id } }`, v, true},
 		{"deleteConnectSession", `mutation($id: Int!) { deleteConnectSession(organizationId: 1, projectId: "demo", id: $id) { deleted } }`, v, true},
-		{"webhookEndpoints", `{ webhookEndpoints(organizationId: 1, projectId: "demo") { id } }`, nil, false},
+		{"webhookEndpoints", `{ webhookEndpoints(organizationId: 1, projectId: "demo") { id } }`, nil, true},
 		{"webhookDeliveries", `{ webhookDeliveries(organizationId: 1, projectId: "demo", endpointId: "we_0") { eventId } }`, nil, false},
 		{"createWebhookEndpoint", `mutation { createWebhookEndpoint(input: {organizationId: 1, projectId: "demo", url: "https://hooks.example.com/x"}) { secret } }`, nil, true},
 		{"updateWebhookEndpoint", `mutation { updateWebhookEndpoint(input: {organizationId: 1, projectId: "demo", id: "we_0", enabled: false}) { id } }`, nil, true},

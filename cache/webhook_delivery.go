@@ -56,11 +56,27 @@ func (s *Store) ScanWebhooks(ctx context.Context, cursor uint64, count int) ([]W
 // HoldWebhook takes or renews the endpoint's lease for token, for ttl from now, and
 // reports whether token holds it.
 func (s *Store) HoldWebhook(ctx context.Context, ref WebhookRef, token string, ttl time.Duration) (bool, error) {
-	n, err := webhookLeaseScript.Run(ctx, s.rdb, []string{s.k.webhookLease(ref.Tenant, ref.ID)}, token, ttl.Milliseconds()).Int()
+	return s.lease(ctx, ref, token, ttl, "")
+}
+
+// ExtendWebhook renews the endpoint's lease for ttl only if token still holds it; false
+// when it does not (it expired, or another instance holds it now).
+func (s *Store) ExtendWebhook(ctx context.Context, ref WebhookRef, token string, ttl time.Duration) (bool, error) {
+	return s.lease(ctx, ref, token, ttl, "extend")
+}
+
+func (s *Store) lease(ctx context.Context, ref WebhookRef, token string, ttl time.Duration, mode string) (bool, error) {
+	n, err := webhookLeaseScript.Run(ctx, s.rdb, []string{s.k.webhookLease(ref.Tenant, ref.ID)}, token, ttl.Milliseconds(), mode).Int()
 	if err != nil {
 		return false, storeErr("webhook lease", err)
 	}
 	return n == 1, nil
+}
+
+// RequeueWebhookRedelivery puts back, first in line, a redelivery taken with
+// NextWebhookRedelivery whose attempt was interrupted (the instance stopping).
+func (s *Store) RequeueWebhookRedelivery(ctx context.Context, ref WebhookRef, eventID string) error {
+	return storeErr("webhook redelivery", s.rdb.LPush(ctx, s.k.webhookRedeliveries(ref.Tenant, ref.ID), eventID).Err())
 }
 
 // ReleaseWebhook lets go of the endpoint's lease if token holds it.
@@ -78,6 +94,9 @@ type WebhookProgress struct {
 	Retry *WebhookRetry
 	// Disable, when not "", disables the endpoint with this reason.
 	Disable string
+	// NotBefore, when set, makes the endpoint wait until then before its next attempt of
+	// any kind (after a failed redelivery), its head event's retry state unchanged.
+	NotBefore time.Time
 	// Attempt, when set, is added to the endpoint's delivery attempts.
 	Attempt *model.WebhookDelivery
 }
@@ -110,6 +129,9 @@ func (s *Store) RecordWebhook(ctx context.Context, ref WebhookRef, token string,
 	}
 	if p.Disable != "" {
 		args = append(args, whEnabled, "0", whReason, p.Disable)
+	}
+	if !p.NotBefore.IsZero() {
+		args = append(args, whNext, millis(p.NotBefore))
 	}
 	keys := []string{s.k.webhookLease(ref.Tenant, ref.ID), s.k.webhook(ref.Tenant, ref.ID), s.k.webhookAttempts(ref.Tenant, ref.ID)}
 	n, err := webhookProgressScript.Run(ctx, s.rdb, keys, args...).Int()
@@ -243,7 +265,8 @@ func (s *Store) WebhooksDue(ctx context.Context, refs []WebhookRef, now time.Tim
 		}
 		next, _ := strconv.ParseInt(nextText, 10, 64)
 		newer := len(last[i].Val()) == 1 && model.EventIDLess(cursor, last[i].Val()[0].ID)
-		due[i] = queued[i].Val() > 0 || (newer && next <= millis(now))
+		// Redeliveries wait for the backoff too: a failed one sets it (the dispatcher).
+		due[i] = (queued[i].Val() > 0 || newer) && next <= millis(now)
 	}
 	return due, nil
 }

@@ -1151,7 +1151,7 @@ type Query {
   """
   The organization's project's webhook endpoints, oldest first (at most
   ` + "`" + `WEBHOOK_MAX_ENDPOINTS` + "`" + `). Secrets are never shown again after creation or rotation.
-  Needs a ` + "`" + `read` + "`" + ` or ` + "`" + `write` + "`" + ` key.
+  Needs a ` + "`" + `write` + "`" + ` key (URLs often carry a receiver's credentials).
   """
   webhookEndpoints(
     "The organization that owns the endpoints."

@@ -293,7 +293,9 @@ func (r *queryResolver) ConnectSessionEventLog(ctx context.Context, organization
 
 // WebhookEndpoints is the resolver for the webhookEndpoints field.
 func (r *queryResolver) WebhookEndpoints(ctx context.Context, organizationID int, projectID string) ([]*model.WebhookEndpoint, error) {
-	t, err := r.scope(ctx, organizationID, projectID, false, "organizationId", "projectId")
+	// A write key: endpoints are managed with one, and their URLs often carry a
+	// receiver's credentials in the path or query.
+	t, err := r.scope(ctx, organizationID, projectID, true, "organizationId", "projectId")
 	if err != nil {
 		return nil, err
 	}

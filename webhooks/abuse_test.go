@@ -108,12 +108,13 @@ func TestAbuseSlowReceivers(t *testing.T) {
 		}
 		silent = append(silent, e.ID)
 	}
-	endless := &model.WebhookEndpoint{OrganizationID: 7, ProjectID: "other", URL: srv.URL + "/endless"}
+	// Another organization's: an organization has at most a quarter of the slots (here 1).
+	endless := &model.WebhookEndpoint{OrganizationID: 8, ProjectID: "other", URL: srv.URL + "/endless"}
 	if err := r.store.CreateWebhookEndpoint(ctx, endless, NewSecret(), 10); err != nil {
 		t.Fatal(err)
 	}
 	r.session()
-	if _, _, err := r.store.Create(ctx, &model.CreateConnectSessionInput{OrganizationID: 7, ProjectID: "other", OriginOwnerID: "o", OriginOwnerName: "O"}); err != nil {
+	if _, _, err := r.store.Create(ctx, &model.CreateConnectSessionInput{OrganizationID: 8, ProjectID: "other", OriginOwnerID: "o", OriginOwnerName: "O"}); err != nil {
 		t.Fatal(err)
 	}
 	timeout := 300 * time.Millisecond

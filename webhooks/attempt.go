@@ -3,10 +3,13 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"connectsession/cache"
@@ -51,7 +54,9 @@ func (d *Dispatcher) attempt(ctx context.Context, st *cache.WebhookState, ev *mo
 	took := int(d.o.Now().Sub(start).Milliseconds())
 	if err != nil {
 		if errors.Is(err, ErrAddressRefused) {
-			return fail(OutcomeRefused, "refused: the URL's host resolves to an address that is not public (WEBHOOK_ALLOW_PRIVATE)", nil)
+			// The same words as a name that does not resolve: attempts are readable by
+			// the project's keys, which must not learn which internal names exist.
+			return fail(OutcomeRefused, unresolvable, nil)
 		}
 		return fail(OutcomeNetwork, networkError(err, d.o.Timeout), &took)
 	}
@@ -78,17 +83,30 @@ func (d *Dispatcher) observe(outcome string, start time.Time) {
 	}
 }
 
-// networkError says why no answer came, without the request's details.
+// unresolvable is what an attempt says when the URL's host has no public address: it
+// does not resolve, or resolves only to addresses WEBHOOK_ALLOW_PRIVATE would allow.
+const unresolvable = "the URL's host does not resolve to a public address"
+
+// networkError says why no answer came, in a few fixed words: never the resolver's or
+// the receiver's addresses, nor anything else of the network the service runs in.
 func networkError(err error, timeout time.Duration) string {
 	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
+	var dns *net.DNSError
+	var tlsErr *tls.CertificateVerificationError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &te) && te.Timeout():
 		return "no answer within " + timeout.String()
+	case errors.As(err, &dns):
+		return unresolvable
+	case errors.As(err, &tlsErr):
+		return "TLS: the receiver's certificate is not valid for its host"
+	case errors.As(err, &rec):
+		return "TLS: the receiver did not answer with TLS"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection was closed before an answer"
 	}
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner.Error()
-		}
-	}
-	return err.Error()
+	return "the connection failed"
 }

@@ -69,6 +69,12 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation (TEST-NET-1)
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation (TEST-NET-2)
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation (TEST-NET-3)
+	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
+	netip.MustParsePrefix("2001::/32"),       // Teredo: embeds an IPv4 address
+	netip.MustParsePrefix("2001:2::/48"),     // benchmarking
 	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: reaches IPv4 addresses, private ones too
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
 	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds an IPv4 address
@@ -80,11 +86,18 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 }
 
+// globalUnicast is the only IPv6 range with public unicast addresses today; the rest
+// (IPv4-compatible ::a.b.c.d, 5f00::/16, ...) is refused whole.
+var globalUnicast = netip.MustParsePrefix("2000::/3")
+
 // Public reports whether ip is a public unicast address, the only kind an endpoint may
 // reach unless private addresses are allowed. An IPv4-mapped IPv6 address is judged as
 // the IPv4 address it maps.
 func Public(ip netip.Addr) bool {
 	ip = ip.Unmap()
+	if ip.Is6() && !globalUnicast.Contains(ip) {
+		return false
+	}
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
 		return false

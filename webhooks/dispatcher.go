@@ -20,6 +20,8 @@ type Store interface {
 	ScanWebhooks(ctx context.Context, cursor uint64, count int) ([]cache.WebhookRef, uint64, error)
 	WebhooksDue(ctx context.Context, refs []cache.WebhookRef, now time.Time) ([]bool, error)
 	HoldWebhook(ctx context.Context, ref cache.WebhookRef, token string, ttl time.Duration) (bool, error)
+	ExtendWebhook(ctx context.Context, ref cache.WebhookRef, token string, ttl time.Duration) (bool, error)
+	RequeueWebhookRedelivery(ctx context.Context, ref cache.WebhookRef, eventID string) error
 	ReleaseWebhook(ctx context.Context, ref cache.WebhookRef, token string) error
 	WebhookEndpoint(ctx context.Context, t model.Tenant, id string) (*cache.WebhookState, error)
 	RecordWebhook(ctx context.Context, ref cache.WebhookRef, token string, p cache.WebhookProgress) error
@@ -96,9 +98,14 @@ type Dispatcher struct {
 
 	mu     sync.Mutex
 	active map[cache.WebhookRef]bool
-	behind map[cache.WebhookRef]time.Time // when each known endpoint's oldest pending event occurred
-	cursor uint64                         // where the next look for work starts in the registry
-	wg     sync.WaitGroup
+	// perOrg counts the workers of each organization: at most a quarter of the slots
+	// (perOrgMax), so that one organization's slow or silent receivers cannot keep every
+	// slot busy while other organizations' events wait.
+	perOrg    map[int]int
+	perOrgMax int
+	behind    map[cache.WebhookRef]time.Time // when each known endpoint's oldest pending event occurred
+	cursor    uint64                         // where the next look for work starts in the registry
+	wg        sync.WaitGroup
 }
 
 // NewDispatcher returns a Dispatcher over store; Run starts it.
@@ -133,7 +140,8 @@ func NewDispatcher(store Store, o Options) *Dispatcher {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return &Dispatcher{store: store, o: o, token: hex.EncodeToString(b[:]), lease: 3 * o.Timeout,
-		sem: make(chan struct{}, o.Concurrency), active: map[cache.WebhookRef]bool{}, behind: map[cache.WebhookRef]time.Time{}}
+		sem: make(chan struct{}, o.Concurrency), active: map[cache.WebhookRef]bool{}, behind: map[cache.WebhookRef]time.Time{},
+		perOrg: map[int]int{}, perOrgMax: max(1, o.Concurrency/4)}
 }
 
 // Run delivers until ctx ends, then waits for the deliveries in flight to stop and
@@ -196,13 +204,22 @@ func (d *Dispatcher) start(ctx context.Context, ref cache.WebhookRef) bool {
 	default:
 		return false
 	}
+	org := ref.Tenant.OrganizationID
+	if d.perOrg[org] >= d.perOrgMax {
+		<-d.sem
+		return true // the organization has its share; its endpoint waits, others go on
+	}
 	d.active[ref] = true
+	d.perOrg[org]++
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		d.work(ctx, ref)
 		d.mu.Lock()
 		delete(d.active, ref)
+		if d.perOrg[org]--; d.perOrg[org] == 0 {
+			delete(d.perOrg, org)
+		}
 		d.mu.Unlock()
 		<-d.sem
 	}()
@@ -283,6 +300,9 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 		d.setBehind(ref, time.Time{})
 		return false, nil
 	}
+	if d.o.Now().Before(st.NextAt) {
+		return false, nil // backing off: a later look for work finds it due
+	}
 	// Redeliveries first: a caller asked for them, and there are few (the queue is capped).
 	ev, err := d.store.NextWebhookRedelivery(ctx, ref)
 	if errors.Is(err, model.ErrNotFound) {
@@ -294,12 +314,19 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 	if ev != nil {
 		a := d.attempt(ctx, st, ev, 0)
 		if ctx.Err() != nil {
-			return false, nil
+			// Stopping: the redelivery the caller was promised waits for the next instance.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			return false, d.store.RequeueWebhookRedelivery(rctx, ref, ev.EventID)
 		}
-		return true, d.store.RecordWebhook(ctx, ref, d.token, cache.WebhookProgress{Attempt: a.delivery})
-	}
-	if d.o.Now().Before(st.NextAt) {
-		return false, nil // backing off: a later look for work finds it due
+		p := cache.WebhookProgress{Attempt: a.delivery}
+		if !a.ok {
+			// Not retried; and the endpoint pauses for WEBHOOK_RETRY_BASE before its next
+			// attempt, so that a queue of them to a receiver that never answers does not
+			// keep taking a delivery slot.
+			p.NotBefore = d.o.Now().Add(d.o.Backoff.Base)
+		}
+		return a.ok, d.store.RecordWebhook(ctx, ref, d.token, p)
 	}
 	events, err := d.store.EventLog(ctx, ref.Tenant, st.Cursor, batch)
 	if errors.Is(err, model.ErrEventsTrimmed) {
@@ -319,7 +346,24 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 	}
 	d.setBehind(ref, events[0].OccurredAt)
 	skipped := "" // the last event passed over by the filter, not yet recorded
-	for _, ev := range events {
+	for i, ev := range events {
+		if i > 0 {
+			// Read the endpoint again before each post: an update (a new URL, secret or
+			// filter) or a disable made during the batch applies to the next event.
+			fresh, err := d.store.WebhookEndpoint(ctx, ref.Tenant, ref.ID)
+			if errors.Is(err, model.ErrNotFound) {
+				d.setBehind(ref, time.Time{})
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if !fresh.Endpoint.Enabled {
+				d.setBehind(ref, time.Time{})
+				return false, nil
+			}
+			st = fresh
+		}
 		if !st.Endpoint.Wants(ev.Type) {
 			skipped = ev.EventID
 			continue
@@ -333,7 +377,7 @@ func (d *Dispatcher) step(ctx context.Context, ref cache.WebhookRef) (bool, erro
 		// The lease must outlast the post and its record: renewed when less than two
 		// attempts' time is left of it (the renewal at the top of step gave three).
 		if time.Until(heldUntil) < 2*d.o.Timeout {
-			if held, err := d.store.HoldWebhook(ctx, ref, d.token, d.lease); err != nil || !held {
+			if held, err := d.store.ExtendWebhook(ctx, ref, d.token, d.lease); err != nil || !held {
 				return false, err
 			}
 			heldUntil = time.Now().Add(d.lease)
